@@ -1,0 +1,256 @@
+"""Datasets as normalised in-memory tensors.
+
+Everything fits in RAM (CIFAR-10 is 600 MB as float32), so training indexes
+tensors directly instead of going through a DataLoader: faster on a CPU and
+trivially deterministic.
+
+Root folder: ``$ENTRES_DATA`` (default ``data/``), in torchvision's layout::
+
+    MNIST/raw/*-ubyte.gz  FashionMNIST/raw/*-ubyte.gz
+    cifar10/cifar10.npz   (or torchvision's cifar-10-batches-py/)
+
+Files are checked against pinned checksums. Set ``ENTRES_DOWNLOAD=1`` (or pass
+``download=True``) to let torchvision fetch missing files.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+# torchvision's pinned MD5s (torchvision/datasets/mnist.py, cifar.py).
+_IDX_FILES = {
+    "mnist": ("MNIST", {
+        "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+        "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+        "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    }),
+    "fashionmnist": ("FashionMNIST", {
+        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    }),
+}
+_CIFAR_NPZ_SHA256 = "a4e3621fa9e6d18ace83b7634e477991efb6665757a10b5c153ee87921398197"
+_CIFAR_BATCH_MD5 = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+}
+# Per-channel statistics of the training splits (0-1 scale).
+_STATS = {
+    "mnist": ((0.1307,), (0.3081,)),
+    "fashionmnist": ((0.2860,), (0.3530,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+}
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+DATASETS = ("mnist", "fashionmnist", "cifar10", "cifar10-K")
+
+
+class DataError(RuntimeError):
+    """A dataset file is missing, corrupt or unknown."""
+
+
+@dataclass
+class Dataset:
+    """Normalised tensors: images (N, C, H, W) float32, labels (N,) int64."""
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("ENTRES_DATA", "data"))
+
+
+def _hash(path: Path, algo: str) -> str:
+    h = hashlib.new(algo)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _check(path: Path, algo: str, expected: str) -> None:
+    got = _hash(path, algo)
+    if got != expected:
+        raise DataError(
+            f"{path} is corrupt: its {algo} is {got}, expected {expected}. "
+            f"Delete it and fetch it again (ENTRES_DOWNLOAD=1 uses torchvision's download)."
+        )
+
+
+def _missing(what: str, root: Path) -> DataError:
+    return DataError(
+        f"{what} not found under data root {root.resolve()} (set by ENTRES_DATA, default 'data/'). "
+        f"Point ENTRES_DATA at a folder in torchvision's layout, or set ENTRES_DOWNLOAD=1 "
+        f"to let torchvision download it (needs internet)."
+    )
+
+
+def _download_wanted(download: bool | None) -> bool:
+    return download if download is not None else os.environ.get("ENTRES_DOWNLOAD", "0") == "1"
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    magic = int.from_bytes(raw[0:4], "big")
+    ndim = magic & 0xFF
+    if magic >> 8 != 0x08:  # 0x08 = unsigned byte payload
+        raise DataError(f"{path} is not an IDX file of unsigned bytes (magic {magic:#x})")
+    shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def _load_idx_dataset(name: str, root: Path, download: bool | None):
+    folder, files = _IDX_FILES[name]
+    raw = root / folder / "raw"
+    if not all((raw / f).exists() for f in files):
+        if not _download_wanted(download):
+            raise _missing(f"{folder} ({', '.join(files)})", root)
+        from .compat import import_torchvision
+
+        tv = import_torchvision()
+        getattr(tv.datasets, folder)(str(root), train=True, download=True)
+        getattr(tv.datasets, folder)(str(root), train=False, download=True)
+    for f, md5 in files.items():
+        _check(raw / f, "md5", md5)
+    xs = {split: _read_idx(raw / f"{split}-images-idx3-ubyte.gz") for split in ("train", "t10k")}
+    ys = {split: _read_idx(raw / f"{split}-labels-idx1-ubyte.gz") for split in ("train", "t10k")}
+    # (N, 28, 28) uint8 -> (N, 28, 28, 1) to share the HWC path with CIFAR
+    return xs["train"][..., None], ys["train"], xs["t10k"][..., None], ys["t10k"]
+
+
+def _load_cifar10(root: Path, download: bool | None):
+    npz = root / "cifar10" / "cifar10.npz"
+    batches = root / "cifar-10-batches-py"
+    if npz.exists():
+        _check(npz, "sha256", _CIFAR_NPZ_SHA256)
+        try:
+            with np.load(npz) as d:
+                return d["x_train"], d["y_train"], d["x_test"], d["y_test"]
+        except (KeyError, ValueError, OSError) as err:
+            raise DataError(f"{npz} could not be read ({err})") from err
+    if not batches.exists():
+        if not _download_wanted(download):
+            raise _missing("CIFAR-10 (cifar10/cifar10.npz or cifar-10-batches-py/)", root)
+        from .compat import import_torchvision
+
+        import_torchvision().datasets.CIFAR10(str(root), train=True, download=True)
+    parts = {}
+    for name, md5 in _CIFAR_BATCH_MD5.items():
+        if not (batches / name).exists():
+            raise _missing(f"CIFAR-10 batch file {name}", root)
+        _check(batches / name, "md5", md5)
+        with open(batches / name, "rb") as f:
+            d = pickle.load(f, encoding="latin1")
+        parts[name] = (d["data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), np.array(d["labels"]))
+    train = [parts[f"data_batch_{i}"] for i in range(1, 6)]
+    return (np.concatenate([p[0] for p in train]), np.concatenate([p[1] for p in train]),
+            *parts["test_batch"])
+
+
+def _to_tensor(x_hwc: np.ndarray, mean, std) -> torch.Tensor:
+    x_hwc = x_hwc if x_hwc.flags.writeable else x_hwc.copy()
+    x = torch.from_numpy(np.ascontiguousarray(x_hwc)).permute(0, 3, 1, 2).float().div_(255)
+    m = torch.tensor(mean).view(1, -1, 1, 1)
+    s = torch.tensor(std).view(1, -1, 1, 1)
+    return ((x - m) / s).contiguous()
+
+
+def parse_name(name: str) -> tuple[str, list[int] | None]:
+    """``'cifar10-5'`` -> (``'cifar10'``, [0, 1, 2, 3, 4]); other names pass through."""
+    key = name.lower().replace("_", "").replace("-mnist", "mnist")
+    if key in _STATS:
+        return key, None
+    if key.startswith("cifar10-") and key[8:].isdigit():
+        k = int(key[8:])
+        if not 2 <= k <= 10:
+            raise DataError(f"cifar10-K needs 2 <= K <= 10 classes, got K={k}")
+        return "cifar10", list(range(k))
+    raise DataError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)} (K = 2..10)")
+
+
+_CACHE: dict = {}
+
+
+def load(name: str, *, download: bool | None = None) -> Dataset:
+    """Load a dataset by name: ``mnist``, ``fashionmnist``, ``cifar10`` or ``cifar10-K``.
+
+    ``cifar10-K`` keeps the first K classes (official label order).
+    Results are memoised per process (by name and data root).
+    """
+    base, classes = parse_name(name)
+    root = data_root()
+    key = (name, str(root.resolve()))
+    if key in _CACHE:
+        return _CACHE[key]
+    if base == "cifar10":
+        arrays = _load_cifar10(root, download)
+    else:
+        arrays = _load_idx_dataset(base, root, download)
+    xtr, ytr, xte, yte = arrays
+    if classes is not None:
+        keep_tr, keep_te = np.isin(ytr, classes), np.isin(yte, classes)
+        xtr, ytr, xte, yte = xtr[keep_tr], ytr[keep_tr], xte[keep_te], yte[keep_te]
+    mean, std = _STATS[base]
+    ds = Dataset(
+        name=name,
+        x_train=_to_tensor(xtr, mean, std),
+        y_train=torch.from_numpy(ytr.astype(np.int64)),
+        x_test=_to_tensor(xte, mean, std),
+        y_test=torch.from_numpy(yte.astype(np.int64)),
+        num_classes=len(classes) if classes is not None else 10,
+    )
+    _CACHE[key] = ds
+    return ds
+
+
+def augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """Random crop (zero padding ``pad``) and horizontal flip, per sample, on a batch (B, C, H, W)."""
+    b, _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h)[None, :])  # (B, H)
+    cols = (dx[:, None] + torch.arange(w)[None, :])  # (B, W)
+    out = padded[torch.arange(b)[:, None, None, None], torch.arange(x.shape[1])[None, :, None, None],
+                 rows[:, None, :, None], cols[:, None, None, :]]
+    flip = torch.rand(b, generator=generator) < 0.5
+    out[flip] = out[flip].flip(-1)
+    return out
+
+
+def stratified_indices(labels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` indices with (as near as possible) equal counts per class, seeded."""
+    g = torch.Generator().manual_seed(seed)
+    classes = labels.unique()
+    per = [n // len(classes) + (1 if i < n % len(classes) else 0) for i in range(len(classes))]
+    out = []
+    for c, k in zip(classes.tolist(), per):
+        idx = (labels == c).nonzero().squeeze(1)
+        if k > len(idx):
+            raise ValueError(f"asked for {k} samples of class {c}, only {len(idx)} exist")
+        out.append(idx[torch.randperm(len(idx), generator=g)[:k]])
+    return torch.cat(out).sort().values

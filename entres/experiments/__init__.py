@@ -1,0 +1,68 @@
+"""Experiment registry.
+
+An experiment is a pure function ``config -> record parts`` with a name, a
+declared version (bump it when the computation changes: old results then stop
+matching) and a dict of defaults that doubles as the list of valid options.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+_REGISTRY: dict[str, "Experiment"] = {}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    version: int
+    defaults: dict
+    fn: Callable[[dict], dict]
+    validate: Callable[[dict], None] | None = None
+
+    def full_config(self, overrides: dict | None = None) -> dict:
+        """Defaults overlaid with ``overrides``; unknown keys and wrong types are errors."""
+        overrides = dict(overrides or {})
+        unknown = set(overrides) - set(self.defaults)
+        if unknown:
+            raise ValueError(f"experiment {self.name!r} has no option(s) {sorted(unknown)}; "
+                             f"valid: {sorted(self.defaults)}")
+        cfg = {**self.defaults, **overrides}
+        for k, default in self.defaults.items():
+            v = cfg[k]
+            if isinstance(default, bool) or isinstance(v, bool):
+                ok = isinstance(v, bool) == isinstance(default, bool)
+            elif isinstance(default, float):
+                ok = isinstance(v, (int, float))
+                cfg[k] = float(v) if ok else v
+            else:
+                ok = isinstance(v, type(default))
+            if not ok:
+                raise TypeError(f"option {k!r} of {self.name!r} must be {type(default).__name__}, "
+                                f"got {v!r} ({type(v).__name__})")
+        if self.validate:
+            self.validate(cfg)
+        return cfg
+
+
+def experiment(name: str, version: int, defaults: dict, validate=None):
+    def wrap(fn):
+        _REGISTRY[name] = Experiment(name, version, defaults, fn, validate)
+        return fn
+    return wrap
+
+
+def get(name: str) -> Experiment:
+    _load_all()
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def names() -> list[str]:
+    _load_all()
+    return list(_REGISTRY)
+
+
+def _load_all():
+    from . import ra  # noqa: F401  (registers)

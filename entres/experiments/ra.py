@@ -1,0 +1,58 @@
+"""Residual Alignment experiments on trained networks."""
+from __future__ import annotations
+
+import torch
+
+from .. import checkpoints, data, trajectory
+from ..train import TrainConfig
+from . import experiment
+
+TRAIN_DEFAULTS = TrainConfig().to_dict()
+
+
+def _round(t: torch.Tensor, digits: int = 6) -> list:
+    """Compact, deterministic JSON lists."""
+    return torch.round(t.double(), decimals=digits).tolist()
+
+
+def _validate(cfg: dict) -> None:
+    TrainConfig.from_dict({k: cfg[k] for k in TRAIN_DEFAULTS})
+    if cfg["n_samples"] < 1:
+        raise ValueError(f"n_samples must be >= 1, got {cfg['n_samples']}")
+
+
+def train_config(cfg: dict) -> TrainConfig:
+    return TrainConfig.from_dict({k: cfg[k] for k in TRAIN_DEFAULTS})
+
+
+@experiment("ra_trajectory", version=1,
+            defaults={**TRAIN_DEFAULTS, "n_samples": 1000, "sample_seed": 0, "n_examples": 8},
+            validate=_validate)
+def ra_trajectory(cfg: dict) -> dict:
+    """Train (or load) a model, then measure RA-1 on ``n_samples`` stratified test inputs."""
+    tcfg = train_config(cfg)
+    model, history, metrics = checkpoints.trained(tcfg)
+    ds = data.load(tcfg.dataset)
+    idx = data.stratified_indices(ds.y_test, min(cfg["n_samples"], len(ds.y_test)), seed=cfg["sample_seed"])
+    with torch.no_grad():
+        traj = model.trajectory(ds.x_test[idx])[:, 1:]  # (N, L, d): h_1..h_L
+    lin = trajectory.linearity(traj)
+    cv = trajectory.step_cv(traj)
+    steps = trajectory.step_lengths(traj)
+    return {
+        "metrics": {**metrics,
+                    "lin_mean": torch.nanmean(lin).item(), "lin_median": torch.nanmedian(lin).item(),
+                    "cv_mean": torch.nanmean(cv).item(), "cv_median": torch.nanmedian(cv).item(),
+                    "n_samples": len(idx)},
+        "history": history,
+        "arrays": {"lin": _round(lin), "cv": _round(cv),
+                   "step_mean": _round(steps.mean(0)),
+                   "examples_top2": _round(trajectory.project_top2(traj[_one_per_class(ds.y_test[idx], cfg["n_examples"])])),
+                   "example_labels": ds.y_test[idx][_one_per_class(ds.y_test[idx], cfg["n_examples"])].tolist()},
+    }
+
+
+def _one_per_class(labels: torch.Tensor, n: int) -> torch.Tensor:
+    """Positions of the first sample of each class, up to ``n`` of them."""
+    firsts = [int((labels == c).nonzero()[0]) for c in labels.unique().tolist()]
+    return torch.tensor(firsts[:n], dtype=torch.long)

@@ -1,0 +1,130 @@
+"""The results cache (SPEC §9): one small JSON file per run.
+
+A run is identified by its experiment name, the experiment's declared version
+and its *full* config (defaults filled in); the file name is a hash of the three.
+Files are written atomically (temp file + rename), so an interrupted run never
+leaves a half-written result. With ``ENTRES_CACHE_ONLY=1`` a missing result
+is an error instead of a (possibly hours long) computation.
+
+Layout: ``$ENTRES_RESULTS`` (default ``data/results``) / experiment / key.json;
+model checkpoints (never committed) go to ``<results>/_checkpoints``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from . import __version__
+
+
+class MissingResultError(RuntimeError):
+    """Cache-only mode and a result is not in the cache."""
+
+
+class CorruptResultError(RuntimeError):
+    """A results file cannot be read or does not match the config it is filed under."""
+
+
+def results_root() -> Path:
+    return Path(os.environ.get("ENTRES_RESULTS", "data/results"))
+
+
+def cache_only() -> bool:
+    return os.environ.get("ENTRES_CACHE_ONLY", "0") not in ("", "0", "false", "False")
+
+
+def canonical(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def config_key(experiment: str, version: int, config: dict) -> str:
+    payload = canonical({"experiment": experiment, "version": version, "config": config})
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def result_path(experiment: str, key: str) -> Path:
+    return results_root() / experiment / f"{key}.json"
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _git_commit() -> str:
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "entres"], cwd=repo,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (commit or "unknown") + ("+dirty" if dirty else "")
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def provenance(wall_seconds: float, device: str = "cpu") -> dict:
+    return {
+        "entres_version": __version__,
+        "git_commit": _git_commit(),
+        "torch_version": torch.__version__,
+        "python": platform.python_version(),
+        "device": device if device != "cpu" else f"cpu: {_cpu_name()}",
+        "threads": torch.get_num_threads(),
+        "hostname": platform.node(),
+        "wall_seconds": round(wall_seconds, 3),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def save(record: dict) -> Path:
+    """Write a result record (must hold experiment, version, key, config) atomically."""
+    path = result_path(record["experiment"], record["key"])
+    atomic_write_bytes(path, (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
+    return path
+
+
+def load(experiment: str, version: int, config: dict) -> dict | None:
+    """The cached record for this run, or None. Raises on a corrupt or mismatched file."""
+    key = config_key(experiment, version, config)
+    path = result_path(experiment, key)
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise CorruptResultError(f"{path} is not valid JSON ({err}); delete it to recompute") from err
+    stored = (record.get("experiment"), record.get("version"), canonical(record.get("config")))
+    if stored != (experiment, version, canonical(config)):
+        raise CorruptResultError(
+            f"{path} holds a result for another run (experiment/version/config differ from the "
+            f"requested {experiment} v{version}); delete it to recompute")
+    return record

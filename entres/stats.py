@@ -1,0 +1,65 @@
+"""Confidence intervals and the verdict rule of SPEC §7."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats as st
+
+VERDICTS = ("supported", "contradicted", "inconclusive")
+
+
+def mean_ci(values, level: float = 0.95) -> dict:
+    """Mean with a Student-t confidence interval (NaN bounds for fewer than two values)."""
+    x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    n = len(x)
+    if n == 0:
+        return {"mean": math.nan, "lo": math.nan, "hi": math.nan, "n": 0}
+    mean = float(x.mean())
+    if n < 2:
+        return {"mean": mean, "lo": math.nan, "hi": math.nan, "n": 1}
+    half = float(st.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return {"mean": mean, "lo": mean - half, "hi": mean + half, "n": n}
+
+
+def welch_diff(a, b, level: float = 0.95) -> dict:
+    """Difference of means a − b with a Welch t confidence interval."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    diff = float(a.mean() - b.mean()) if len(a) and len(b) else math.nan
+    if len(a) < 2 or len(b) < 2:
+        return {"diff": diff, "lo": math.nan, "hi": math.nan, "df": math.nan}
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return {"diff": diff, "lo": diff, "hi": diff, "df": math.inf}
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = float(st.t.ppf(0.5 + level / 2, df) * se)
+    return {"diff": diff, "lo": diff - half, "hi": diff + half, "df": float(df)}
+
+
+def verdict(lo: float, hi: float, direction: int = +1) -> str:
+    """SPEC §7: the CI of an effect claimed to have sign ``direction`` decides.
+
+    supported: the CI excludes 0 on the claimed side; contradicted: on the other side;
+    inconclusive: otherwise (also when the CI is undefined).
+    """
+    if direction not in (+1, -1):
+        raise ValueError(f"direction must be +1 or -1, got {direction}")
+    if math.isnan(lo) or math.isnan(hi):
+        return "inconclusive"
+    lo, hi = (lo, hi) if direction > 0 else (-hi, -lo)
+    if lo > 0:
+        return "supported"
+    if hi < 0:
+        return "contradicted"
+    return "inconclusive"
+
+
+def combine(verdicts) -> str:
+    """A claim made of several parts: supported if all are, contradicted if any is."""
+    verdicts = list(verdicts)
+    if verdicts and all(v == "supported" for v in verdicts):
+        return "supported"
+    if any(v == "contradicted" for v in verdicts):
+        return "contradicted"
+    return "inconclusive"

@@ -1,0 +1,98 @@
+"""Resumable sweeps: run many configs of one experiment, skipping cached ones.
+
+Runs go through a ``concurrent.futures.Executor``. The default runs them in
+this process, one after the other; ``ENTRES_WORKERS=N`` uses a process pool;
+any other executor with ``submit`` (a cluster client, say) can be passed in.
+Each run writes its own result file as soon as it finishes, so killing a
+sweep loses only the runs in flight, and rerunning it resumes.
+"""
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+
+from tqdm.auto import tqdm
+
+from . import experiments, results
+
+
+class SweepError(RuntimeError):
+    """Some runs of a sweep failed (the others were saved)."""
+
+
+class InlineExecutor(Executor):
+    """Runs each submitted call at once, in this process."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        fut = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as err:  # noqa: BLE001  (handed to the caller through the future)
+            fut.set_exception(err)
+        return fut
+
+
+def execute(name: str, config: dict) -> dict:
+    """Compute one run and save its record. Module-level so process pools can pickle it."""
+    exp = experiments.get(name)
+    threads = os.environ.get("ENTRES_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    start = time.perf_counter()
+    parts = exp.fn(config)
+    record = {"experiment": name, "version": exp.version,
+              "key": results.config_key(name, exp.version, config), "config": config, **parts,
+              "provenance": results.provenance(time.perf_counter() - start)}
+    results.save(record)
+    return record
+
+
+def default_executor() -> Executor:
+    workers = int(os.environ.get("ENTRES_WORKERS", "1"))
+    return InlineExecutor() if workers <= 1 else ProcessPoolExecutor(max_workers=workers)
+
+
+def run_sweep(name: str, configs: list[dict], executor: Executor | None = None,
+              progress: bool | None = None) -> list[dict]:
+    """Records for every config (in order): from the cache, else computed.
+
+    In cache-only mode (``ENTRES_CACHE_ONLY=1``) any missing run raises
+    :class:`~entres.results.MissingResultError` before anything is computed.
+    """
+    exp = experiments.get(name)
+    full = [exp.full_config(c) for c in configs]
+    found = [results.load(name, exp.version, c) for c in full]
+    missing = [i for i, r in enumerate(found) if r is None]
+    if missing and results.cache_only():
+        listing = "\n".join(f"  {results.result_path(name, results.config_key(name, exp.version, full[i]))}"
+                            for i in missing[:10])
+        raise results.MissingResultError(
+            f"{len(missing)} of {len(full)} {name!r} results are not in the cache "
+            f"{results.results_root()} and ENTRES_CACHE_ONLY is set, so nothing is computed:\n{listing}\n"
+            f"Compute them by running the notebook without ENTRES_CACHE_ONLY "
+            f"(e.g. `entres run NOTEBOOK --profile book`).")
+    if missing:
+        own = executor is None
+        executor = executor or default_executor()
+        failures = []
+        try:
+            futures = {executor.submit(execute, name, full[i]): i for i in missing}
+            bar = tqdm(as_completed(futures), total=len(futures), desc=f"{name} runs",
+                       disable=None if progress is None else not progress)
+            for fut in bar:
+                i = futures[fut]
+                try:
+                    found[i] = fut.result()
+                except Exception as err:  # noqa: BLE001  (collected, reported below)
+                    failures.append((full[i], "".join(traceback.format_exception_only(err)).strip()))
+        finally:
+            if own:
+                executor.shutdown()
+        if failures:
+            lines = "\n".join(f"  {cfg}: {msg}" for cfg, msg in failures)
+            raise SweepError(f"{len(failures)} of {len(missing)} runs failed (the rest were saved):\n{lines}")
+    return found

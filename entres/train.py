@@ -1,0 +1,142 @@
+"""Seeded, deterministic training on in-memory tensors.
+
+Defaults follow the Residual Alignment authors: SGD, lr 0.1, no momentum,
+weight decay 1e-2, cosine schedule, batch 1024. Same config and seed on the
+same machine (and thread count) -> bitwise identical weights and numbers.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from . import data, mappings, models
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str = "fashionmnist"
+    arch: str = "resmlp"
+    depth: int = 16
+    width: int = 128
+    skip: str = "identity"
+    skip_params: dict = field(default_factory=dict)
+    epochs: int = 200
+    batch_size: int = 1024
+    lr: float = 0.1
+    momentum: float = 0.0
+    weight_decay: float = 1e-2
+    schedule: str = "cosine"  # cosine | constant
+    augment: bool = False
+    n_train: int = 0  # 0 = the whole training split; else a stratified subset
+    seed: int = 0
+
+    def __post_init__(self):
+        data.parse_name(self.dataset)
+        mappings.check_name(self.skip)
+        if self.arch not in models.names():
+            raise ValueError(f"unknown architecture {self.arch!r}; valid: {', '.join(models.names())}")
+        for name in ("depth", "width", "epochs", "batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.n_train < 0:
+            raise ValueError(f"n_train must be >= 0 (0 = all), got {self.n_train}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"unknown schedule {self.schedule!r}; valid: cosine, constant")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        valid = {f.name for f in fields(cls)}
+        unknown = set(d) - valid
+        if unknown:
+            raise ValueError(f"unknown training option(s) {sorted(unknown)}; valid: {sorted(valid)}")
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def build_model(cfg: TrainConfig, ds: data.Dataset) -> torch.nn.Module:
+    return models.create(cfg.arch, in_shape=ds.input_shape, num_classes=ds.num_classes,
+                         depth=cfg.depth, width=cfg.width, skip=cfg.skip,
+                         skip_seed=cfg.seed, skip_params=cfg.skip_params)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 2048) -> dict:
+    """Loss and accuracy in eval mode."""
+    model.eval()
+    loss, correct = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        out = model(x[i:i + batch_size])
+        loss += F.cross_entropy(out, y[i:i + batch_size], reduction="sum").item()
+        correct += (out.argmax(1) == y[i:i + batch_size]).sum().item()
+    return {"loss": loss / len(x), "acc": correct / len(x)}
+
+
+def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | None = None):
+    """Train a model; return ``(model, history, metrics)``.
+
+    ``history`` has one entry per epoch (train loss/acc as seen during the epoch,
+    test loss/acc in eval mode, lr); ``metrics`` the final eval-mode train and test
+    loss and accuracy. Raises :class:`TrainingDiverged` on a non-finite loss.
+    """
+    ds = ds or data.load(cfg.dataset)
+    torch.manual_seed(cfg.seed)
+    x_train, y_train = ds.x_train, ds.y_train
+    if cfg.n_train:
+        idx = data.stratified_indices(y_train, cfg.n_train, seed=cfg.seed)
+        x_train, y_train = x_train[idx], y_train[idx]
+    model = build_model(cfg, ds)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                          weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    lr_at = ((lambda s: 0.5 * cfg.lr * (1 + math.cos(math.pi * s / total)))
+             if cfg.schedule == "cosine" else (lambda s: cfg.lr))
+    g = torch.Generator().manual_seed(cfg.seed)
+    history, step, start = [], 0, time.perf_counter()
+    bar = tqdm(range(cfg.epochs), desc=f"{cfg.arch}/{cfg.skip}/{cfg.dataset} seed {cfg.seed}",
+               disable=None if progress is None else not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        perm = torch.randperm(len(x_train), generator=g)
+        loss_sum, correct = 0.0, 0
+        for i in range(steps_per_epoch):
+            idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+            xb, yb = x_train[idx], y_train[idx]
+            if cfg.augment:
+                xb = data.augment(xb, g)
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step)
+            out = model(xb)
+            loss = F.cross_entropy(out, yb)
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch}, step {i} "
+                                       f"({cfg.skip}, lr={cfg.lr}, seed={cfg.seed})")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            loss_sum += loss.item() * len(idx)
+            correct += (out.argmax(1) == yb).sum().item()
+        test = evaluate(model, ds.x_test, ds.y_test)
+        history.append({"epoch": epoch + 1, "lr": lr_at(step - 1), "train_loss": loss_sum / len(x_train),
+                        "train_acc": correct / len(x_train), "test_loss": test["loss"], "test_acc": test["acc"]})
+        bar.set_postfix(train=f"{correct / len(x_train):.3f}", test=f"{test['acc']:.3f}")
+    train_eval = evaluate(model, x_train, y_train)
+    metrics = {"train_acc": train_eval["acc"], "train_loss": train_eval["loss"],
+               "test_acc": history[-1]["test_acc"], "test_loss": history[-1]["test_loss"],
+               "train_seconds": time.perf_counter() - start}
+    model.eval()
+    return model, history, metrics
