@@ -80,7 +80,9 @@ class Dataset:
 
 
 def data_root() -> Path:
-    return Path(os.environ.get("ENTRES_DATA", "data"))
+    from .results import project_root
+
+    return Path(os.environ.get("ENTRES_DATA") or project_root() / "data")
 
 
 def _hash(path: Path, algo: str) -> str:
@@ -187,9 +189,9 @@ def parse_name(name: str) -> tuple[str, list[int] | None]:
     if key.startswith("cifar10-") and key[8:].isdigit():
         k = int(key[8:])
         if not 2 <= k <= 10:
-            raise DataError(f"cifar10-K needs 2 <= K <= 10 classes, got K={k}")
+            raise ValueError(f"cifar10-K needs 2 <= K <= 10 classes, got K={k}")
         return "cifar10", list(range(k))
-    raise DataError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)} (K = 2..10)")
+    raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)} (K = 2..10)")
 
 
 _CACHE: dict = {}

@@ -33,8 +33,14 @@ class CorruptResultError(RuntimeError):
     """A results file cannot be read or does not match the config it is filed under."""
 
 
+def project_root() -> Path:
+    """The repository root when entres runs from a checkout, else the working directory."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "pyproject.toml").exists() else Path.cwd()
+
+
 def results_root() -> Path:
-    return Path(os.environ.get("ENTRES_RESULTS", "data/results"))
+    return Path(os.environ.get("ENTRES_RESULTS") or project_root() / "data" / "results")
 
 
 def cache_only() -> bool:

@@ -13,9 +13,13 @@ import time
 import traceback
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import experiments, results
+from .data import DataError
+
+
+FAIL_FAST = (DataError, results.MissingResultError, ValueError, TypeError)
 
 
 class SweepError(RuntimeError):
@@ -87,6 +91,8 @@ def run_sweep(name: str, configs: list[dict], executor: Executor | None = None,
                 i = futures[fut]
                 try:
                     found[i] = fut.result()
+                except FAIL_FAST:
+                    raise  # the same for every run: stop now instead of failing each one
                 except Exception as err:  # noqa: BLE001  (collected, reported below)
                     failures.append((full[i], "".join(traceback.format_exception_only(err)).strip()))
         finally:

@@ -32,7 +32,10 @@ def step_cv(traj: torch.Tensor) -> torch.Tensor:
 
 
 def project_top2(traj: torch.Tensor) -> torch.Tensor:
-    """(N, L, 2) each trajectory in the coordinates of its own top two principal directions."""
+    """(N, L, 2) each trajectory in the coordinates of its own top two principal directions (signs oriented)."""
     centred = traj - traj.mean(dim=1, keepdim=True)
     _, _, vh = torch.linalg.svd(centred.double(), full_matrices=False)  # vh: (N, k, d)
-    return (centred.double() @ vh[:, :2].transpose(1, 2)).to(traj.dtype)
+    coords = centred.double() @ vh[:, :2].transpose(1, 2)  # (N, L, 2)
+    # Principal directions have arbitrary signs: orient every path to start at negative coordinates.
+    coords = coords * torch.where(coords[:, :1] > 0, -1.0, 1.0)
+    return coords.to(traj.dtype)

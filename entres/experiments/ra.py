@@ -56,3 +56,27 @@ def _one_per_class(labels: torch.Tensor, n: int) -> torch.Tensor:
     """Positions of the first sample of each class, up to ``n`` of them."""
     firsts = [int((labels == c).nonzero()[0]) for c in labels.unique().tolist()]
     return torch.tensor(firsts[:n], dtype=torch.long)
+
+
+def trajectory_runs(dataset: str, skips: list[str], seeds: list[int], **options) -> list[dict]:
+    """Records of ``ra_trajectory`` for every skip x seed (cached, else computed)."""
+    from ..sweep import run_sweep
+
+    if not seeds:
+        raise ValueError("seeds must be a non-empty list")
+    if not skips:
+        raise ValueError("skips must be a non-empty list")
+    configs = [dict(dataset=dataset, skip=s, seed=seed, **options) for s in skips for seed in seeds]
+    return run_sweep("ra_trajectory", configs)
+
+
+def trajectory_table(records: list[dict]):
+    """One row per run: config essentials, accuracies and RA-1 measures."""
+    import pandas as pd
+
+    rows = [{"dataset": r["config"]["dataset"], "skip": r["config"]["skip"], "depth": r["config"]["depth"],
+             "width": r["config"]["width"], "seed": r["config"]["seed"],
+             **{k: r["metrics"][k] for k in ("train_acc", "test_acc", "lin_mean", "lin_median",
+                                            "cv_mean", "cv_median", "n_samples")}}
+            for r in records]
+    return pd.DataFrame(rows)

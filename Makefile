@@ -1,0 +1,43 @@
+# entres: `make book` builds the website from committed results; `make test` is what CI runs.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+JB_BUILD := $(BIN)/jupyter-book build book --config _config.yml --path-output . -W -n --keep-going
+
+.PHONY: install notebooks site book test unit nbval clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[book,test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Execute every book notebook with the book profile from the committed results (no training).
+notebooks: install
+	ENTRES_CACHE_ONLY=1 $(BIN)/entres run all --profile book
+
+# Render the executed notebooks into _build/html (strict: any warning fails).
+site: install
+	$(JB_BUILD)
+
+book: notebooks site
+	@echo "open _build/html/index.html"
+
+unit: install
+	$(BIN)/pytest tests
+
+# Re-execute the committed notebooks (cache-only) and compare their NBVAL_CHECK_OUTPUT cells.
+nbval: install
+	ENTRES_CACHE_ONLY=1 $(BIN)/pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg book
+
+test: install
+	$(JB_BUILD)
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory nbval
+
+clean:
+	rm -rf _build

@@ -1,0 +1,129 @@
+"""Command line: ``entres run NOTEBOOK --profile P [-p KEY VALUE ...]`` and friends.
+
+Also available as ``python -m entres``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from . import profiles
+
+KERNEL = "python3"
+
+
+class UsageError(ValueError):
+    """Bad command-line input; the message names the valid choices."""
+
+
+def notebook_parameters(path: Path) -> dict:
+    """Names and default values (as source text) of a notebook's ``parameters`` cell."""
+    import papermill as pm
+
+    return {name: info["default"] for name, info in pm.inspect_notebook(str(path)).items()}
+
+
+def _check_values(params: dict) -> None:
+    """Catch the commonest mistakes before a kernel starts (the library checks the rest)."""
+    from . import data, mappings
+
+    for key, value in params.items():
+        values = value if isinstance(value, list) else [value]
+        if key in ("skip", "skips"):
+            for v in values:
+                mappings.check_name(v)
+        elif key in ("dataset", "datasets"):
+            for v in values:
+                data.parse_name(v)
+        elif key in ("seeds",) and not values:
+            raise UsageError("seeds must be a non-empty list")
+
+
+def build_parameters(path: Path, profile: str, overrides: list[tuple[str, str]]) -> dict:
+    valid = notebook_parameters(path)
+    params = profiles.parameters_for(path.stem, profile)
+    for key, raw in overrides:
+        params[key] = yaml.safe_load(raw)  # "-p seeds [0,1]" -> [0, 1]; "-p skip none" -> "none"
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise UsageError(f"{path.name} has no parameter(s) {unknown}; valid: {', '.join(valid)}")
+    try:
+        _check_values(params)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    return params
+
+
+def run_notebook(name: str, profile: str = "smoke", overrides=(), output: str | None = None,
+                 timeout: int | None = None, cache_only: bool = False, progress: bool = True) -> Path:
+    """Execute one notebook with papermill; returns the path of the executed notebook."""
+    import papermill as pm
+
+    path = profiles.resolve_notebook(name)
+    params = build_parameters(path, profile, list(overrides))
+    out = Path(output) if output else path
+    if out.suffix != ".ipynb":  # a folder
+        out = out / path.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if cache_only:
+        os.environ["ENTRES_CACHE_ONLY"] = "1"
+    for var in ("ENTRES_DATA", "ENTRES_RESULTS"):  # the kernel runs in book/: pin relative paths
+        if os.environ.get(var):
+            os.environ[var] = str(Path(os.environ[var]).resolve())
+    tmp = out.with_name(f".{out.name}.running.ipynb")
+    start = time.perf_counter()
+    try:
+        pm.execute_notebook(str(path), str(tmp), parameters=params, kernel_name=KERNEL,
+                            execution_timeout=timeout, progress_bar=progress, cwd=str(path.parent))
+        os.replace(tmp, out)  # never leave a half-executed notebook in place of a good one
+    except pm.PapermillExecutionError as err:
+        failed = Path(tempfile.gettempdir()) / "entres-failed" / path.name
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, failed)
+        raise RuntimeError(f"{path.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+                           f"(the partly executed notebook is {failed})") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    print(f"{path.name} [{profile}] -> {out} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="entres", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute one notebook (or 'all') with a profile")
+    run.add_argument("notebook", help="notebook name, e.g. ra1_line, or 'all'")
+    run.add_argument("--profile", default="smoke", help=f"one of {', '.join(profiles.PROFILES)}")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                     help="override a parameter (VALUE is YAML: 3, 0.1, [0,1], identity)")
+    run.add_argument("--output", help="output notebook or folder (default: the notebook itself)")
+    run.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    run.add_argument("--cache-only", action="store_true", help="never compute; a missing result is an error")
+    sub.add_parser("list", help="list notebooks and their parameters")
+    return ap
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            for name, path in profiles.notebooks().items():
+                print(f"{name}: {', '.join(notebook_parameters(path))}")
+            return 0
+        if args.profile not in profiles.PROFILES:
+            raise UsageError(f"unknown profile {args.profile!r}; valid: {', '.join(profiles.PROFILES)}")
+        names = list(profiles.notebooks()) if args.notebook == "all" else [args.notebook]
+        if args.notebook == "all" and args.parameter:
+            raise UsageError("-p applies to one notebook; name it instead of 'all'")
+        for name in names:
+            run_notebook(name, args.profile, args.parameter, args.output, args.timeout, args.cache_only)
+    except (UsageError, profiles.ProfileError, RuntimeError, ValueError) as err:
+        print(f"entres: error: {err}", file=sys.stderr)
+        return 2
+    return 0

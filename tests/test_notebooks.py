@@ -1,0 +1,51 @@
+"""Every book notebook executes with the smoke profile, fresh (no cache), into a temporary folder."""
+import json
+import time
+
+import pytest
+
+from entres import cli, profiles
+
+NOTEBOOKS = list(profiles.notebooks())
+
+
+def outputs(path, marker="# NBVAL_CHECK_OUTPUT"):
+    nb = json.loads(path.read_text())
+    texts, errors = [], []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        for out in cell.get("outputs", []):
+            if out["output_type"] == "error":
+                errors.append(out["ename"])
+            if marker in "".join(cell["source"]) and out["output_type"] == "stream":
+                texts.append("".join(out["text"]))
+    return texts, errors
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_smoke_profile_runs(name, tmp_path, real_data, monkeypatch):
+    start = time.perf_counter()
+    out = cli.run_notebook(name, "smoke", output=str(tmp_path / "a"), progress=False)
+    seconds = time.perf_counter() - start
+    texts, errors = outputs(out)
+    assert not errors and texts, f"errors: {errors}"
+    print(f"{name}: smoke run took {seconds:.1f} s (budget 90 s)")
+
+
+def test_smoke_rerun_gives_identical_numbers(tmp_path, real_data, monkeypatch):
+    """Two fresh computations (separate caches) print the same numbers."""
+    name = NOTEBOOKS[0]
+    runs = []
+    for i in range(2):
+        monkeypatch.setenv("ENTRES_RESULTS", str(tmp_path / f"results{i}"))
+        runs.append(outputs(cli.run_notebook(name, "smoke", output=str(tmp_path / f"out{i}"), progress=False))[0])
+    assert runs[0] == runs[1] and runs[0]
+
+
+def test_committed_notebooks_are_executed_with_the_book_profile():
+    for name, path in profiles.notebooks().items():
+        nb = json.loads(path.read_text())
+        injected = [c for c in nb["cells"] if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+        assert injected and 'profile = "book"' in "".join(injected[0]["source"]), f"{name} is not book-executed"
+        assert not outputs(path)[1], f"{name} has error outputs"

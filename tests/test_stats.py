@@ -1,0 +1,41 @@
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as st
+
+from entres import stats
+
+
+def test_mean_ci_matches_scipy():
+    x = [0.1, 0.4, 0.35, 0.2]
+    ci = stats.mean_ci(x)
+    lo, hi = st.t.interval(0.95, len(x) - 1, loc=np.mean(x), scale=st.sem(x))
+    assert math.isclose(ci["lo"], lo) and math.isclose(ci["hi"], hi)
+
+
+def test_single_value_has_no_interval():
+    ci = stats.mean_ci([0.5])
+    assert ci["mean"] == 0.5 and math.isnan(ci["lo"])
+
+
+def test_welch_matches_scipy():
+    a, b = [1.0, 1.2, 0.9, 1.1], [0.5, 0.7, 0.2]
+    d = stats.welch_diff(a, b)
+    res = st.ttest_ind(a, b, equal_var=False)
+    lo, hi = res.confidence_interval(0.95)
+    assert math.isclose(d["lo"], lo, rel_tol=1e-9) and math.isclose(d["hi"], hi, rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("lo, hi, direction, expected", [
+    (0.1, 0.3, +1, "supported"), (-0.3, -0.1, +1, "contradicted"), (-0.1, 0.1, +1, "inconclusive"),
+    (-0.3, -0.1, -1, "supported"), (0.1, 0.3, -1, "contradicted"), (math.nan, math.nan, +1, "inconclusive"),
+])
+def test_verdict_rule(lo, hi, direction, expected):
+    assert stats.verdict(lo, hi, direction) == expected
+
+
+def test_combine():
+    assert stats.combine(["supported", "supported"]) == "supported"
+    assert stats.combine(["supported", "inconclusive"]) == "inconclusive"
+    assert stats.combine(["inconclusive", "contradicted"]) == "contradicted"
