@@ -8,6 +8,7 @@ sweep loses only the runs in flight, and rerunning it resumes.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 import traceback
@@ -57,7 +58,10 @@ def execute(name: str, config: dict) -> dict:
 
 def default_executor() -> Executor:
     workers = int(os.environ.get("ENTRES_WORKERS", "1"))
-    return InlineExecutor() if workers <= 1 else ProcessPoolExecutor(max_workers=workers)
+    if workers <= 1:
+        return InlineExecutor()
+    # spawn, not fork: forking a process that already runs torch's thread pools can deadlock
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def run_sweep(name: str, configs: list[dict], executor: Executor | None = None,
