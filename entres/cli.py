@@ -5,6 +5,7 @@ Also available as ``python -m entres``.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import sys
 import tempfile
@@ -53,6 +54,12 @@ def build_parameters(path: Path, profile: str, overrides: list[tuple[str, str]])
     unknown = sorted(set(params) - set(valid))
     if unknown:
         raise UsageError(f"{path.name} has no parameter(s) {unknown}; valid: {', '.join(valid)}")
+    for key, value in params.items():
+        default = ast.literal_eval(valid[key])
+        same = type(value) is type(default) or (isinstance(default, float) and type(value) is int)
+        if default is not None and not same:
+            raise UsageError(f"parameter {key!r} of {path.name} must be {type(default).__name__} "
+                             f"(default {valid[key]}), got {value!r}")
     try:
         _check_values(params)
     except ValueError as err:

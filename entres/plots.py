@@ -14,7 +14,7 @@ def _by_skip(records: list[dict], seed: int | None = None) -> dict[str, dict]:
     return out
 
 
-def trajectories(records: list[dict], seed: int | None = None):
+def trajectories(records: list[dict], seed: int | None = None, title: str = ""):
     """Example trajectories h_1..h_L in their own top-2 principal coordinates, one panel per skip."""
     chosen = _by_skip(records, seed)
     fig, axes = plt.subplots(1, len(chosen), figsize=(4.2 * len(chosen), 3.8), squeeze=False)
@@ -30,12 +30,12 @@ def trajectories(records: list[dict], seed: int | None = None):
         ax.set_xlabel("PC 1 (scaled)")
         ax.set_ylabel("PC 2 (scaled)")
         ax.set_aspect("equal", adjustable="datalim")
-    fig.suptitle("Trajectories of single test inputs (colour: block index l; label: class)")
+    fig.suptitle(f"{title}: trajectories of single test inputs (colour: block index l; label: class)".lstrip(": "))
     fig.tight_layout()
     return fig
 
 
-def measure_distributions(records: list[dict], thresholds: dict[str, float]):
+def measure_distributions(records: list[dict], thresholds: dict[str, float], title: str = ""):
     """Per-input distributions of the RA-1 measures, by skip, with the a-priori thresholds."""
     names = list(thresholds)
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.4), squeeze=False)
@@ -48,11 +48,12 @@ def measure_distributions(records: list[dict], thresholds: dict[str, float]):
         ax.set_xlabel(name)
         ax.set_ylabel("density")
         ax.legend(fontsize=8)
+        ax.set_title(f"{title} {name}".strip())
     fig.tight_layout()
     return fig
 
 
-def step_profile(records: list[dict]):
+def step_profile(records: list[dict], title: str = ""):
     """Mean step length ||h_{l+1} − h_l|| against l, one line per run."""
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     colours = {}
@@ -65,6 +66,7 @@ def step_profile(records: list[dict]):
     ax.set_xlabel("block transition l → l+1")
     ax.set_ylabel("mean step length")
     ax.set_yscale("log")
+    ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -32,9 +32,11 @@ def run_cli(*args):
 
 @pytest.mark.parametrize("args, message", [
     (["run", "ra1_line", "-p", "skips", "[identty]"], "unknown skip mapping 'identty'; valid: identity, none"),
-    (["run", "ra1_line", "-p", "skip", "identity"], "has no parameter(s) ['skip']; valid: profile, dataset"),
-    (["run", "ra1_line", "-p", "dataset", "svhn"], "unknown dataset 'svhn'; valid: mnist"),
+    (["run", "ra1_line", "-p", "skip", "identity"], "has no parameter(s) ['skip']; valid: profile, datasets"),
+    (["run", "ra1_line", "-p", "datasets", "[svhn]"], "unknown dataset 'svhn'; valid: mnist"),
     (["run", "ra1_line", "-p", "seeds", "[]"], "seeds must be a non-empty list"),
+    (["run", "ra1_line", "-p", "skips", "identity"], "'skips' of ra1_line.ipynb must be list"),
+    (["run", "ra1_line", "-p", "depth", "deep"], "'depth' of ra1_line.ipynb must be int"),
     (["run", "ra1_line", "--profile", "huge"], "unknown profile 'huge'; valid: smoke, book, paper"),
     (["run", "ra9_nothing"], "unknown notebook 'ra9_nothing'; valid: ra1_line"),
 ])
@@ -46,4 +48,4 @@ def test_bad_input_fails_at_once_naming_valid_choices(args, message):
 
 def test_list_shows_notebooks_and_parameters():
     res = run_cli("list")
-    assert res.returncode == 0 and "ra1_line: profile, dataset, skips" in res.stdout
+    assert res.returncode == 0 and "ra1_line: profile, datasets, skips" in res.stdout

@@ -58,15 +58,17 @@ def _one_per_class(labels: torch.Tensor, n: int) -> torch.Tensor:
     return torch.tensor(firsts[:n], dtype=torch.long)
 
 
-def trajectory_runs(dataset: str, skips: list[str], seeds: list[int], **options) -> list[dict]:
-    """Records of ``ra_trajectory`` for every skip x seed (cached, else computed)."""
+def trajectory_runs(datasets: list[str], skips: list[str], seeds: list[int], **options) -> list[dict]:
+    """Records of ``ra_trajectory`` for every dataset x skip x seed (cached, else computed)."""
     from ..sweep import run_sweep
 
     if not seeds:
         raise ValueError("seeds must be a non-empty list")
     if not skips:
         raise ValueError("skips must be a non-empty list")
-    configs = [dict(dataset=dataset, skip=s, seed=seed, **options) for s in skips for seed in seeds]
+    if isinstance(datasets, str) or not datasets:
+        raise ValueError(f"datasets must be a non-empty list of names, got {datasets!r}")
+    configs = [dict(dataset=d, skip=s, seed=seed, **options) for d in datasets for s in skips for seed in seeds]
     return run_sweep("ra_trajectory", configs)
 
 
