@@ -1,0 +1,71 @@
+import pytest
+import torch
+
+from entres import alignment, jacobians, models
+
+
+@pytest.fixture
+def block():
+    torch.manual_seed(0)
+    m = models.create("resmlp", in_shape=(20,), num_classes=3, depth=2, width=12, skip="orthogonal")
+    m.train()
+    m(torch.randn(64, 20))  # non-trivial BN statistics
+    m.eval()
+    for b in m.blocks:
+        b.bn1.running_mean.normal_()
+        b.bn2.running_var.uniform_(0.5, 2)
+    return m.blocks[0].double(), m.stem.double()(torch.randn(6, 20, dtype=torch.float64))
+
+
+def test_closed_form_matches_autograd(block):
+    blk, h = block
+    assert torch.allclose(jacobians.mlp_jacobians(blk, h), jacobians.jacobians_autograd(blk, h), atol=1e-10)
+
+
+def test_closed_form_matches_finite_differences(block):
+    blk, h = block
+    x, eps = h[:1], 1e-4
+    f = lambda z: jacobians.masked_branch(blk, z)[0]  # noqa: E731
+    fd = torch.stack([(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in torch.eye(12, dtype=torch.float64)], 1)
+    assert torch.allclose(fd, jacobians.mlp_jacobians(blk, x)[0], atol=1e-6)
+
+
+def test_folding_reproduces_eval_mode_branch(block):
+    blk, h = block
+    a1, b1, a2, b2 = jacobians.folded_mlp_block(blk)
+    assert torch.allclose(torch.relu(h @ a1.T + b1) @ a2.T + b2, blk.branch(h), atol=1e-10)
+
+
+def test_matrix_free_top_k_matches_full_svd():
+    g = torch.Generator().manual_seed(0)
+    d = torch.logspace(0, -3, 120, dtype=torch.float64)
+    q1 = torch.linalg.qr(torch.randn(150, 120, generator=g, dtype=torch.float64))[0]
+    q2 = torch.linalg.qr(torch.randn(120, 120, generator=g, dtype=torch.float64))[0]
+    m = q1 @ torch.diag(d) @ q2.T
+    u, s, v = jacobians.topk_matrix_free(lambda x: m @ x, lambda y: m.T @ y, 120, 6, generator=g)
+    assert torch.allclose(s, d[:6], rtol=1e-8)
+    assert torch.allclose((u.T @ q1[:, :6]).abs(), torch.eye(6, dtype=torch.float64), atol=1e-6)
+
+
+def test_measures_on_known_inputs():
+    g = torch.Generator().manual_seed(0)
+    d, c = 200, 5
+    q = torch.linalg.qr(torch.randn(3, d, d, generator=g, dtype=torch.float64))[0][..., :c]
+    assert torch.allclose(alignment.within_alignment(q, q), torch.ones(3, dtype=torch.float64))
+    assert torch.allclose(alignment.subspace_overlap(q, q), torch.ones(3, dtype=torch.float64))
+    rnd = torch.linalg.qr(torch.randn(3, d, d, generator=g, dtype=torch.float64))[0][..., :c]
+    assert abs(alignment.subspace_overlap(q, rnd).mean().item() - c / d) < 3 * c / d
+    s = torch.tensor([[4.0, 2.0, 1.0, 1e-4, 0.0]])
+    assert alignment.numerical_rank(s, 1e-2).item() == 3
+    assert torch.allclose(alignment.top_energy(s, 2), torch.tensor([20 / 21.0]), atol=1e-6)
+    bases = torch.stack([q, q, rnd])  # (L=3, N=3, d, C)
+    ov = alignment.overlap_matrix(bases)
+    assert ov.shape == (3, 3) and torch.allclose(ov[0, 1], torch.tensor(1.0, dtype=torch.float64))
+    assert ov[0, 2] < 0.2
+
+
+def test_rank_k_jacobian_has_rank_k():
+    g = torch.Generator().manual_seed(1)
+    jac = torch.randn(4, 30, 3, generator=g) @ torch.randn(4, 3, 30, generator=g)
+    _, s, _ = jacobians.top_singular(jac, 3)
+    assert alignment.numerical_rank(s, 1e-4).tolist() == [3, 3, 3, 3]
