@@ -82,3 +82,47 @@ def trajectory_table(records: list[dict]):
                                             "cv_mean", "cv_median", "n_samples")}}
             for r in records]
     return pd.DataFrame(rows)
+
+
+@experiment("ra_jacobian", version=1,
+            defaults={**TRAIN_DEFAULTS, "n_samples": 500, "sample_seed": 0, "rank_eps": 1e-2, "n_top": 15},
+            validate=_validate)
+def ra_jacobian(cfg: dict) -> dict:
+    """Train (or load) a ResMLP, then measure RA-2 … RA-4 on the residual Jacobians of every block."""
+    from .. import alignment, jacobians
+
+    tcfg = train_config(cfg)
+    model, history, metrics = checkpoints.trained(tcfg)
+    ds = data.load(tcfg.dataset)
+    c = ds.num_classes
+    idx = data.stratified_indices(ds.y_test, min(cfg["n_samples"], len(ds.y_test)), seed=cfg["sample_seed"])
+    with torch.no_grad():
+        inputs = model.trajectory(ds.x_test[idx])[:, :-1]  # (N, L, d): the input h_{l-1} of block l
+    us, vs, per_block = [], [], []
+    for l, block in enumerate(model.blocks):
+        u, s, v = jacobians.top_singular(jacobians.mlp_jacobians(block, inputs[:, l]), c)
+        us.append(u)
+        vs.append(v)
+        per_block.append({
+            "sigma1": s[:, 0].mean().item(),
+            "rank": alignment.numerical_rank(s, cfg["rank_eps"]).double().mean().item(),
+            "rank_median": alignment.numerical_rank(s, cfg["rank_eps"]).double().median().item(),
+            "energy_top_c": alignment.top_energy(s, c).mean().item(),
+            "within_alignment": alignment.within_alignment(u, v).mean().item(),
+            "top_singular_values": _round(s[:, :cfg["n_top"]].mean(0)),
+        })
+    overlap_u = alignment.overlap_matrix(torch.stack(us))
+    overlap_v = alignment.overlap_matrix(torch.stack(vs))
+    L = len(model.blocks)
+    off = ~torch.eye(L, dtype=torch.bool)
+    mean = lambda key: sum(b[key] for b in per_block) / L  # noqa: E731
+    return {
+        "metrics": {**metrics, "num_classes": c, "n_samples": len(idx), "width": tcfg.width,
+                    "random_overlap": c / tcfg.width,
+                    "sigma1_mean": mean("sigma1"), "rank_mean": mean("rank"),
+                    "energy_top_c_mean": mean("energy_top_c"), "within_alignment_mean": mean("within_alignment"),
+                    "overlap_u_mean": overlap_u[off].mean().item() if L > 1 else float("nan"),
+                    "overlap_v_mean": overlap_v[off].mean().item() if L > 1 else float("nan")},
+        "history": history,
+        "arrays": {"blocks": per_block, "overlap_u": _round(overlap_u, 4), "overlap_v": _round(overlap_v, 4)},
+    }
