@@ -27,8 +27,9 @@ CLAIMS = {c.id: c for c in [
     Claim("ERM-4", "In RNNs, orthogonal residual mappings favour time-variant over time-invariant tasks", "ERM"),
     Claim("ERM-5", "Entangled mappings can preserve iterative feature refinement", "ERM"),
     Claim("RA-1", "Intermediate representations of an input lie equispaced on a line", "RA", "ra1_line"),
-    Claim("RA-2", "Top singular vectors of residual Jacobians align within blocks and across depth", "RA"),
-    Claim("RA-3", "Residual Jacobians of fully-connected ResNets have rank at most C", "RA"),
+    Claim("RA-2", "Top singular vectors of residual Jacobians align within blocks and across depth", "RA",
+          "ra2_alignment"),
+    Claim("RA-3", "Residual Jacobians of fully-connected ResNets have rank at most C", "RA", "ra3_rank"),
     Claim("RA-4", "Top singular values of residual Jacobians scale inversely with depth", "RA"),
     Claim("RA-5", "Residual Alignment disappears when skip connections are removed", "RA"),
     Claim("RA-6", "Residual Alignment occurs in models that generalise", "RA"),
@@ -42,27 +43,37 @@ def _ci_row(values, prefix: str) -> dict:
     return {prefix: ci["mean"], f"{prefix}_lo": ci["lo"], f"{prefix}_hi": ci["hi"]}
 
 
-def ra1_verdicts(table: pd.DataFrame, lin_threshold: float, cv_threshold: float,
-                 min_train_acc: float = 0.999) -> pd.DataFrame:
-    """RA-1 per (dataset, skip): one value per seed (the mean over test inputs).
+def threshold_verdicts(table: pd.DataFrame, criteria: dict[str, tuple[str, float, int]],
+                       min_train_acc: float = 0.999, by=("dataset", "skip")) -> pd.DataFrame:
+    """Per group (one value per seed in each row of ``table``): mean ± 95% CI of each criterion's
+    column and its verdict against a threshold fixed in advance.
 
-    Linearity holds if the CI of mean(lin) - lin_threshold lies above 0; equispacing
-    holds if the CI of cv_threshold - mean(cv) lies above 0; RA-1 needs both, and
-    networks trained into the terminal phase (every seed's train accuracy >= min_train_acc);
-    otherwise the verdict is inconclusive whatever the measures say.
+    ``criteria`` maps a name to ``(column, threshold, direction)``: direction +1 claims
+    column > threshold, -1 claims column < threshold. The group's verdict combines all
+    criteria (:func:`entres.stats.combine`) and is inconclusive unless every network
+    reached train accuracy >= ``min_train_acc`` (the terminal phase RA is claimed for).
     """
     rows = []
-    for (dataset, skip), g in table.groupby(["dataset", "skip"], sort=False):
-        lin, cv = _ci_row(g["lin_mean"], "lin"), _ci_row(g["cv_mean"], "cv")
-        v_lin = stats.verdict(lin["lin_lo"] - lin_threshold, lin["lin_hi"] - lin_threshold, +1)
-        v_cv = stats.verdict(cv["cv_lo"] - cv_threshold, cv["cv_hi"] - cv_threshold, -1)
-        terminal = bool((g["train_acc"] >= min_train_acc).all())
-        combined = stats.combine([v_lin, v_cv])
-        rows.append({"dataset": dataset, "skip": skip, "seeds": len(g),
-                     **_ci_row(g["test_acc"], "test_acc"), "train_acc": g["train_acc"].min(),
-                     **lin, **cv, "linear": v_lin, "equispaced": v_cv, "terminal": terminal,
-                     "verdict": combined if terminal else "inconclusive"})
+    for key, g in table.groupby(list(by), sort=False):
+        row = dict(zip(by, key), seeds=len(g), **_ci_row(g["test_acc"], "test_acc"),
+                   train_acc=g["train_acc"].min())
+        verdicts = []
+        for name, (column, threshold, direction) in criteria.items():
+            ci = _ci_row(g[column], column)
+            row.update(ci)
+            row[name] = stats.verdict(ci[f"{column}_lo"] - threshold, ci[f"{column}_hi"] - threshold, direction)
+            verdicts.append(row[name])
+        row["terminal"] = bool((g["train_acc"] >= min_train_acc).all())
+        row["verdict"] = stats.combine(verdicts) if row["terminal"] else "inconclusive"
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def ra1_verdicts(table: pd.DataFrame, lin_threshold: float, cv_threshold: float,
+                 min_train_acc: float = 0.999) -> pd.DataFrame:
+    """RA-1: trajectories are linear (mean lin above its threshold) and equispaced (mean cv below)."""
+    return threshold_verdicts(table, {"linear": ("lin_mean", lin_threshold, +1),
+                                      "equispaced": ("cv_mean", cv_threshold, -1)}, min_train_acc)
 
 
 def group_difference(table: pd.DataFrame, columns: list[str], a: str, b: str, by: str = "skip") -> pd.DataFrame:

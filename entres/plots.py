@@ -70,3 +70,70 @@ def step_profile(records: list[dict], title: str = ""):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _skip_colours(records: list[dict]) -> dict[str, str]:
+    return {s: f"C{i}" for i, s in enumerate(dict.fromkeys(r["config"]["skip"] for r in records))}
+
+
+def per_block(records: list[dict], key: str, ylabel: str, baseline: float | None = None,
+              baseline_label: str = "random baseline", title: str = "", logy: bool = False):
+    """A per-block Jacobian measure against block index l, one line per run, coloured by skip."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    colours, labelled = _skip_colours(records), set()
+    for r in records:
+        skip = r["config"]["skip"]
+        values = [b[key] for b in r["arrays"]["blocks"]]
+        ax.plot(np.arange(1, len(values) + 1), values, "o-", ms=3, color=colours[skip], alpha=0.7,
+                label=None if skip in labelled else skip)
+        labelled.add(skip)
+    if baseline is not None:
+        ax.axhline(baseline, color="k", ls="--", lw=1, label=baseline_label)
+    ax.set_xlabel("block l")
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def overlap_heatmaps(records: list[dict], seed: int | None = None, title: str = ""):
+    """L x L overlap of top-C singular subspaces across blocks (left U and right V), one row per skip."""
+    chosen = _by_skip(records, seed)
+    fig, axes = plt.subplots(len(chosen), 2, figsize=(8, 3.6 * len(chosen)), squeeze=False)
+    for row, (skip, rec) in zip(axes, chosen.items()):
+        baseline = rec["metrics"]["random_overlap"]
+        for ax, key, side in zip(row, ("overlap_u", "overlap_v"), ("left U", "right V")):
+            mat = np.asarray(rec["arrays"][key])
+            im = ax.imshow(mat, vmin=0, vmax=1, cmap="magma", origin="upper",
+                           extent=(0.5, len(mat) + 0.5, len(mat) + 0.5, 0.5))
+            ax.set_title(f"{skip}: {side} (random ≈ {baseline:.3f})", fontsize=9)
+            ax.set_xlabel("block m")
+            ax.set_ylabel("block l")
+            fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.suptitle(f"{title} top-C subspace overlap ‖U_lᵀU_m‖²/C".strip())
+    fig.tight_layout()
+    return fig
+
+
+def singular_spectra(records: list[dict], seed: int | None = None, title: str = ""):
+    """Mean top singular values of J_l per block (colour: depth), the class count C marked."""
+    chosen = _by_skip(records, seed)
+    fig, axes = plt.subplots(1, len(chosen), figsize=(4.6 * len(chosen), 3.5), squeeze=False)
+    for ax, (skip, rec) in zip(axes[0], chosen.items()):
+        blocks = rec["arrays"]["blocks"]
+        cmap = plt.get_cmap("viridis")
+        for l, b in enumerate(blocks):
+            sv = np.asarray(b["top_singular_values"])
+            ax.semilogy(np.arange(1, len(sv) + 1), sv, "o-", ms=2, lw=1, color=cmap(l / max(len(blocks) - 1, 1)))
+        c = rec["metrics"]["num_classes"]
+        ax.axvline(c + 0.5, color="r", ls="--", lw=1, label=f"C = {c}")
+        ax.set_xlabel("index i")
+        ax.set_ylabel("mean σ_i(J_l)")
+        ax.set_title(f"skip = {skip} (seed {rec['config']['seed']}); colour: block l")
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

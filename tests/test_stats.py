@@ -39,3 +39,17 @@ def test_combine():
     assert stats.combine(["supported", "supported"]) == "supported"
     assert stats.combine(["supported", "inconclusive"]) == "inconclusive"
     assert stats.combine(["inconclusive", "contradicted"]) == "contradicted"
+
+
+def test_threshold_verdicts_need_the_terminal_phase():
+    import pandas as pd
+
+    from entres import claims
+
+    rows = [{"dataset": "d", "skip": s, "seed": i, "test_acc": 0.9, "train_acc": acc, "lin_mean": lin, "cv_mean": 0.1}
+            for s, acc, lin in [("identity", 1.0, 0.95), ("late", 0.98, 0.95), ("bent", 1.0, 0.5)]
+            for i, lin in enumerate([lin, lin + 0.01, lin - 0.01])]
+    out = claims.ra1_verdicts(pd.DataFrame(rows), 0.9, 0.3).set_index("skip")
+    assert out.loc["identity", "verdict"] == "supported"
+    assert out.loc["late", "linear"] == "supported" and out.loc["late", "verdict"] == "inconclusive"
+    assert out.loc["bent", "linear"] == "contradicted" and out.loc["bent", "verdict"] == "contradicted"

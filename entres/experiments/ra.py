@@ -58,30 +58,45 @@ def _one_per_class(labels: torch.Tensor, n: int) -> torch.Tensor:
     return torch.tensor(firsts[:n], dtype=torch.long)
 
 
-def trajectory_runs(datasets: list[str], skips: list[str], seeds: list[int], **options) -> list[dict]:
-    """Records of ``ra_trajectory`` for every dataset x skip x seed (cached, else computed)."""
+def grid_runs(experiment_name: str, datasets: list[str], skips: list[str], seeds: list[int],
+              **options) -> list[dict]:
+    """Records of an RA experiment for every dataset x skip x seed (cached, else computed)."""
     from ..sweep import run_sweep
 
-    if not seeds:
-        raise ValueError("seeds must be a non-empty list")
-    if not skips:
-        raise ValueError("skips must be a non-empty list")
-    if isinstance(datasets, str) or not datasets:
-        raise ValueError(f"datasets must be a non-empty list of names, got {datasets!r}")
+    for name, value in (("datasets", datasets), ("skips", skips), ("seeds", seeds)):
+        if isinstance(value, str) or not value:
+            raise ValueError(f"{name} must be a non-empty list, got {value!r}")
     configs = [dict(dataset=d, skip=s, seed=seed, **options) for d in datasets for s in skips for seed in seeds]
-    return run_sweep("ra_trajectory", configs)
+    return run_sweep(experiment_name, configs)
+
+
+def trajectory_runs(datasets, skips, seeds, **options) -> list[dict]:
+    return grid_runs("ra_trajectory", datasets, skips, seeds, **options)
+
+
+def jacobian_runs(datasets, skips, seeds, **options) -> list[dict]:
+    return grid_runs("ra_jacobian", datasets, skips, seeds, **options)
+
+
+_ID_COLUMNS = ("dataset", "skip", "depth", "width", "seed")
+
+
+def run_table(records: list[dict], metrics: tuple[str, ...]):
+    """One row per run: the identifying config keys and the chosen metrics."""
+    import pandas as pd
+
+    return pd.DataFrame([{**{k: r["config"][k] for k in _ID_COLUMNS},
+                          **{k: r["metrics"][k] for k in ("train_acc", "test_acc") + tuple(metrics)}}
+                         for r in records])
 
 
 def trajectory_table(records: list[dict]):
-    """One row per run: config essentials, accuracies and RA-1 measures."""
-    import pandas as pd
+    return run_table(records, ("lin_mean", "lin_median", "cv_mean", "cv_median", "n_samples"))
 
-    rows = [{"dataset": r["config"]["dataset"], "skip": r["config"]["skip"], "depth": r["config"]["depth"],
-             "width": r["config"]["width"], "seed": r["config"]["seed"],
-             **{k: r["metrics"][k] for k in ("train_acc", "test_acc", "lin_mean", "lin_median",
-                                            "cv_mean", "cv_median", "n_samples")}}
-            for r in records]
-    return pd.DataFrame(rows)
+
+def jacobian_table(records: list[dict]):
+    return run_table(records, ("within_alignment_mean", "overlap_u_mean", "overlap_v_mean", "random_overlap",
+                               "rank_mean", "energy_top_c_mean", "sigma1_mean", "num_classes", "n_samples"))
 
 
 @experiment("ra_jacobian", version=1,
