@@ -30,7 +30,7 @@ CLAIMS = {c.id: c for c in [
     Claim("RA-2", "Top singular vectors of residual Jacobians align within blocks and across depth", "RA",
           "ra2_alignment"),
     Claim("RA-3", "Residual Jacobians of fully-connected ResNets have rank at most C", "RA", "ra3_rank"),
-    Claim("RA-4", "Top singular values of residual Jacobians scale inversely with depth", "RA"),
+    Claim("RA-4", "Top singular values of residual Jacobians scale inversely with depth", "RA", "ra4_depth"),
     Claim("RA-5", "Residual Alignment disappears when skip connections are removed", "RA"),
     Claim("RA-6", "Residual Alignment occurs in models that generalise", "RA"),
     Claim("RA-7", "The last layer undergoes Neural Collapse", "RA"),
@@ -83,4 +83,26 @@ def group_difference(table: pd.DataFrame, columns: list[str], a: str, b: str, by
         for column in columns:
             d = stats.welch_diff(g.loc[g[by] == a, column], g.loc[g[by] == b, column])
             rows.append({"dataset": dataset, "measure": column, "contrast": f"{a} − {b}", **d})
+    return pd.DataFrame(rows)
+
+
+def ra4_verdicts(table: pd.DataFrame, band: tuple[float, float], min_train_acc: float = 0.999) -> pd.DataFrame:
+    """RA-4 per (dataset, skip): fit log σ̄₁ = a − α log L over all networks (every depth and seed).
+
+    Supported if the 95% CI of α lies inside ``band`` (around 1), contradicted if wholly outside,
+    inconclusive otherwise or if any network missed the terminal phase.
+    """
+    import numpy as np
+
+    rows = []
+    for (dataset, skip), g in table.groupby(["dataset", "skip"], sort=False):
+        fit = stats.line_fit(np.log(g["depth"]), np.log(g["sigma1_mean"]))
+        alpha, lo, hi = -fit["slope"], -fit["slope_hi"], -fit["slope_lo"]
+        terminal = bool((g["train_acc"] >= min_train_acc).all())
+        verdict = stats.band_verdict(lo, hi, band)
+        rows.append({"dataset": dataset, "skip": skip, "depths": sorted(g["depth"].unique().tolist()),
+                     "networks": len(g), "alpha": alpha, "alpha_lo": lo, "alpha_hi": hi, "r2": fit["r2"],
+                     "train_acc": g["train_acc"].min(), "test_acc": g["test_acc"].mean(),
+                     "in_band": verdict, "terminal": terminal,
+                     "verdict": verdict if terminal else "inconclusive"})
     return pd.DataFrame(rows)

@@ -137,3 +137,39 @@ def singular_spectra(records: list[dict], seed: int | None = None, title: str = 
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def depth_scaling(table, fits, title: str = ""):
+    """σ̄₁ against depth L on log-log axes, one point per network, with the fitted power law."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    for i, ((dataset, skip), g) in enumerate(table.groupby(["dataset", "skip"], sort=False)):
+        ax.loglog(g["depth"], g["sigma1_mean"], "o", color=f"C{i}", alpha=0.7, label=f"{dataset} / {skip}")
+        fit = fits[(fits.dataset == dataset) & (fits.skip == skip)].iloc[0]
+        L = np.geomspace(g["depth"].min(), g["depth"].max(), 50)
+        anchor = np.exp(np.mean(np.log(g["sigma1_mean"]) + fit.alpha * np.log(g["depth"])))
+        ax.loglog(L, anchor * L ** -fit.alpha, "-", color=f"C{i}",
+                  label=f"fit α = {fit.alpha:.2f} [{fit.alpha_lo:.2f}, {fit.alpha_hi:.2f}]")
+    ax.set_xlabel("depth L")
+    ax.set_ylabel("σ̄₁ (mean top singular value)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def inverse_sigma_by_block(records: list[dict], seed: int | None = None, title: str = ""):
+    """1/σ₁(J_l) against block l for one network of each depth (the authors' view of RA-4)."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    by_depth: dict[int, dict] = {}
+    for r in sorted(records, key=lambda r: r["config"]["seed"]):
+        if seed is None or r["config"]["seed"] == seed:
+            by_depth.setdefault(r["config"]["depth"], r)
+    for i, (depth, r) in enumerate(sorted(by_depth.items())):
+        inv = [1 / b["sigma1"] for b in r["arrays"]["blocks"]]
+        ax.plot(np.arange(1, len(inv) + 1), inv, "o-", ms=3, color=f"C{i}", label=f"L = {depth}")
+    ax.set_xlabel("block l")
+    ax.set_ylabel("1 / σ₁(J_l)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -63,3 +63,26 @@ def combine(verdicts) -> str:
     if any(v == "contradicted" for v in verdicts):
         return "contradicted"
     return "inconclusive"
+
+
+def line_fit(x, y, level: float = 0.95) -> dict:
+    """Least-squares line y = a + b x with a Student-t CI for the slope b (n − 2 degrees of freedom)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n = len(x)
+    if n < 3 or np.ptp(x) == 0:
+        raise ValueError(f"a line fit needs >= 3 points at >= 2 distinct x values, got {n} points")
+    res = st.linregress(x, y)
+    half = float(st.t.ppf(0.5 + level / 2, n - 2) * res.stderr)
+    return {"slope": float(res.slope), "slope_lo": float(res.slope - half), "slope_hi": float(res.slope + half),
+            "intercept": float(res.intercept), "r2": float(res.rvalue ** 2), "n": n}
+
+
+def band_verdict(lo: float, hi: float, band: tuple[float, float]) -> str:
+    """supported if the CI [lo, hi] lies inside ``band``, contradicted if it lies wholly outside it."""
+    if math.isnan(lo) or math.isnan(hi):
+        return "inconclusive"
+    if band[0] <= lo and hi <= band[1]:
+        return "supported"
+    if hi < band[0] or lo > band[1]:
+        return "contradicted"
+    return "inconclusive"

@@ -38,7 +38,7 @@ def run_cli(*args):
     (["run", "ra1_line", "-p", "skips", "identity"], "'skips' of ra1_line.ipynb must be list"),
     (["run", "ra1_line", "-p", "depth", "deep"], "'depth' of ra1_line.ipynb must be int"),
     (["run", "ra1_line", "--profile", "huge"], "unknown profile 'huge'; valid: smoke, book, paper"),
-    (["run", "ra9_nothing"], "unknown notebook 'ra9_nothing'; valid: ra1_line, ra2_alignment, ra3_rank"),
+    (["run", "ra9_nothing"], f"unknown notebook 'ra9_nothing'; valid: {', '.join(profiles.notebooks())}"),
 ])
 def test_bad_input_fails_at_once_naming_valid_choices(args, message):
     res = run_cli(*args)

@@ -53,3 +53,19 @@ def test_threshold_verdicts_need_the_terminal_phase():
     assert out.loc["identity", "verdict"] == "supported"
     assert out.loc["late", "linear"] == "supported" and out.loc["late", "verdict"] == "inconclusive"
     assert out.loc["bent", "linear"] == "contradicted" and out.loc["bent", "verdict"] == "contradicted"
+
+
+def test_line_fit_recovers_a_power_law():
+    L = np.array([4, 8, 16, 32] * 3, dtype=float)
+    rng = np.random.default_rng(0)
+    y = 2.0 - 1.0 * np.log(L) + rng.normal(0, 0.01, len(L))
+    fit = stats.line_fit(np.log(L), y)
+    assert fit["slope_lo"] < -1 < fit["slope_hi"] and fit["slope_hi"] - fit["slope_lo"] < 0.05
+    with pytest.raises(ValueError, match=">= 3 points"):
+        stats.line_fit([1, 2], [1, 2])
+
+
+def test_band_verdict():
+    assert stats.band_verdict(0.9, 1.1, (0.75, 1.25)) == "supported"
+    assert stats.band_verdict(0.1, 0.3, (0.75, 1.25)) == "contradicted"
+    assert stats.band_verdict(0.6, 1.1, (0.75, 1.25)) == "inconclusive"

@@ -59,14 +59,17 @@ def _one_per_class(labels: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def grid_runs(experiment_name: str, datasets: list[str], skips: list[str], seeds: list[int],
-              **options) -> list[dict]:
-    """Records of an RA experiment for every dataset x skip x seed (cached, else computed)."""
+              depths: list[int] | None = None, **options) -> list[dict]:
+    """Records of an RA experiment for every dataset x skip x seed (x depth) (cached, else computed)."""
     from ..sweep import run_sweep
 
-    for name, value in (("datasets", datasets), ("skips", skips), ("seeds", seeds)):
+    lists = {"datasets": datasets, "skips": skips, "seeds": seeds, **({"depths": depths} if depths is not None else {})}
+    for name, value in lists.items():
         if isinstance(value, str) or not value:
             raise ValueError(f"{name} must be a non-empty list, got {value!r}")
-    configs = [dict(dataset=d, skip=s, seed=seed, **options) for d in datasets for s in skips for seed in seeds]
+    per_depth = [{"depth": L} for L in depths] if depths is not None else [{}]
+    configs = [dict(dataset=d, skip=s, seed=seed, **extra, **options)
+               for d in datasets for s in skips for extra in per_depth for seed in seeds]
     return run_sweep(experiment_name, configs)
 
 
