@@ -84,3 +84,62 @@ def topk_matrix_free(jvp, vjp, n_in: int, k: int, iters: int = 30, oversample: i
     b = jvp(v)  # J V = U_b S Wᵀ, so J ≈ U_b S (V W)ᵀ on the subspace
     ub, s, wh = torch.linalg.svd(b, full_matrices=False)
     return ub[:, :k], s[:k], (v @ wh.T)[:, :k]
+
+
+def _bn_scale(bn) -> torch.Tensor:
+    return bn.weight / torch.sqrt(bn.running_var + bn.eps)
+
+
+def conv_operator(block, h: torch.Tensor):
+    """J_l of a convolutional block at one input h (c, H, W), as products with blocks of vectors.
+
+    With BatchNorm folded and the ReLU masks fixed at h the block is linear in a tangent v:
+    J v = m_out * s2 * conv2(m_in * s1 * conv1(v)). Returns ``(jvp, vjp, n)``: jvp maps (n, m) to
+    (n, m), vjp applies the adjoint (by autograd through that linear map), n = c*H*W.
+    """
+    import torch.nn.functional as F
+
+    shape = h.shape
+    with torch.no_grad():
+        x = h[None]
+        pre = block.bn1(block.conv1(x))
+        m_in = (pre > 0).to(h.dtype)
+        m_out = ((block.skip(x) + block.bn2(block.conv2(torch.relu(pre)))) > 0).to(h.dtype)
+        s1 = _bn_scale(block.bn1).view(1, -1, 1, 1)
+        s2 = _bn_scale(block.bn2).view(1, -1, 1, 1)
+    w1, w2 = block.conv1.weight.detach(), block.conv2.weight.detach()
+
+    def linear(v: torch.Tensor) -> torch.Tensor:  # (m, c, H, W) -> (m, c, H, W)
+        z = m_in * s1 * F.conv2d(v, w1, padding=1)
+        return m_out * s2 * F.conv2d(z, w2, padding=1)
+
+    n = h.numel()
+
+    def jvp(vecs: torch.Tensor) -> torch.Tensor:  # (n, m) -> (n, m)
+        out = linear(vecs.T.reshape(-1, *shape).to(h.dtype))
+        return out.reshape(vecs.shape[1], n).T.to(vecs.dtype)
+
+    def vjp(vecs: torch.Tensor) -> torch.Tensor:  # (n, m) -> (n, m): Jᵀ u
+        m = vecs.shape[1]
+        zero = torch.zeros(m, *shape, dtype=h.dtype, requires_grad=True)
+        out = linear(zero)
+        (grad,) = torch.autograd.grad(out, zero, grad_outputs=vecs.T.reshape(m, *shape).to(h.dtype))
+        return grad.reshape(m, n).T.to(vecs.dtype)
+
+    return jvp, vjp, n
+
+
+def conv_top_singular(block, h: torch.Tensor, k: int, iters: int = 30, seed: int = 0):
+    """Top-k singular triplets of J_l at each input h (N, c, H, W), matrix-free.
+
+    Returns U (N, n, k), S (N, k), V (N, n, k) with n = c*H*W.
+    """
+    us, ss, vs = [], [], []
+    g = torch.Generator().manual_seed(seed)
+    for x in h:
+        jvp, vjp, n = conv_operator(block, x)
+        u, s, v = topk_matrix_free(jvp, vjp, n, k, iters=iters, generator=g, dtype=h.dtype)
+        us.append(u)
+        ss.append(s)
+        vs.append(v)
+    return torch.stack(us), torch.stack(ss), torch.stack(vs)

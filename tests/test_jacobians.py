@@ -69,3 +69,37 @@ def test_rank_k_jacobian_has_rank_k():
     jac = torch.randn(4, 30, 3, generator=g) @ torch.randn(4, 3, 30, generator=g)
     _, s, _ = jacobians.top_singular(jac, 3)
     assert alignment.numerical_rank(s, 1e-4).tolist() == [3, 3, 3, 3]
+
+
+@pytest.fixture
+def conv_block():
+    torch.manual_seed(0)
+    m = models.create("resconv", in_shape=(3, 16, 16), num_classes=10, depth=2, width=4, skip="orthogonal")
+    m.train()
+    m(torch.randn(8, 3, 16, 16))
+    m.eval()
+    m = m.double()
+    return m.blocks[0], m.stem(torch.randn(2, 3, 16, 16, dtype=torch.float64))
+
+
+def test_conv_operator_is_the_dense_jacobian(conv_block):
+    blk, h = conv_block
+    dense = jacobians.jacobians_autograd(blk, h[:1])[0]  # (256, 256)
+    jvp, vjp, n = jacobians.conv_operator(blk, h[0])
+    eye = torch.eye(n, dtype=torch.float64)
+    assert torch.allclose(jvp(eye), dense, atol=1e-12)
+    assert torch.allclose(vjp(eye), dense.T, atol=1e-12)
+
+
+def test_conv_matrix_free_top_k_matches_dense_svd(conv_block):
+    blk, h = conv_block
+    dense = jacobians.jacobians_autograd(blk, h)
+    _, s, _ = jacobians.conv_top_singular(blk, h, 5)
+    assert torch.allclose(s, torch.linalg.svdvals(dense)[:, :5], rtol=1e-6)
+
+
+def test_conv_model_interface():
+    m = models.create("resconv", in_shape=(3, 32, 32), num_classes=10, depth=3, width=8).eval()
+    x = torch.randn(2, 3, 32, 32)
+    assert m(x).shape == (2, 10)
+    assert m.trajectory(x).shape == (2, 4, 8 * 16 * 16)

@@ -31,4 +31,4 @@ def create(arch: str, **kwargs) -> nn.Module:
     return _REGISTRY[arch](**kwargs)
 
 
-from . import resmlp  # noqa: E402,F401  (registers)
+from . import resconv, resmlp  # noqa: E402,F401  (registers)
