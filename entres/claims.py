@@ -31,7 +31,7 @@ CLAIMS = {c.id: c for c in [
           "ra2_alignment"),
     Claim("RA-3", "Residual Jacobians of fully-connected ResNets have rank at most C", "RA", "ra3_rank"),
     Claim("RA-4", "Top singular values of residual Jacobians scale inversely with depth", "RA", "ra4_depth"),
-    Claim("RA-5", "Residual Alignment disappears when skip connections are removed", "RA"),
+    Claim("RA-5", "Residual Alignment disappears when skip connections are removed", "RA", "ra5_no_skip"),
     Claim("RA-6", "Residual Alignment occurs in models that generalise", "RA"),
     Claim("RA-7", "The last layer undergoes Neural Collapse", "RA"),
     Claim("X-1", "(ours) Does Residual Alignment survive entangled skips?", "both"),
@@ -105,4 +105,21 @@ def ra4_verdicts(table: pd.DataFrame, band: tuple[float, float], min_train_acc: 
                      "train_acc": g["train_acc"].min(), "test_acc": g["test_acc"].mean(),
                      "in_band": verdict, "terminal": terminal,
                      "verdict": verdict if terminal else "inconclusive"})
+    return pd.DataFrame(rows)
+
+
+def contrast_verdicts(table: pd.DataFrame, measures: dict[str, tuple[str, int]], a: str, b: str,
+                      by: str = "skip") -> pd.DataFrame:
+    """Per dataset and measure: Welch difference a − b of ``column`` with its verdict.
+
+    ``measures`` maps a name to ``(column, direction)``: +1 claims a > b, -1 claims a < b.
+    """
+    rows = []
+    for dataset, g in table.groupby("dataset", sort=False):
+        for name, (column, direction) in measures.items():
+            d = stats.welch_diff(g.loc[g[by] == a, column], g.loc[g[by] == b, column])
+            rows.append({"dataset": dataset, "measure": name, "column": column, "claimed": ">" if direction > 0 else "<",
+                         f"mean_{a}": g.loc[g[by] == a, column].mean(), f"mean_{b}": g.loc[g[by] == b, column].mean(),
+                         "diff": d["diff"], "lo": d["lo"], "hi": d["hi"],
+                         "verdict": stats.verdict(d["lo"], d["hi"], direction)})
     return pd.DataFrame(rows)
