@@ -84,12 +84,15 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_siz
     return {"loss": loss / len(x), "acc": correct / len(x)}
 
 
-def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | None = None):
+def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | None = None, on_epoch=None):
     """Train a model; return ``(model, history, metrics)``.
 
     ``history`` has one entry per epoch (train loss/acc as seen during the epoch,
     test loss/acc in eval mode, lr); ``metrics`` the final eval-mode train and test
     loss and accuracy. Raises :class:`TrainingDiverged` on a non-finite loss.
+    ``on_epoch(epoch, model)`` may return a dict merged into that epoch's history
+    entry; it is called in eval mode under ``no_grad`` and must not touch the
+    training state (it does not change the trained weights).
     """
     ds = ds or data.load(cfg.dataset)
     torch.manual_seed(cfg.seed)
@@ -133,6 +136,9 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
         test = evaluate(model, ds.x_test, ds.y_test)
         history.append({"epoch": epoch + 1, "lr": lr_at(step - 1), "train_loss": loss_sum / len(x_train),
                         "train_acc": correct / len(x_train), "test_loss": test["loss"], "test_acc": test["acc"]})
+        if on_epoch is not None:
+            with torch.no_grad():
+                history[-1].update(on_epoch(epoch + 1, model) or {})
         bar.set_postfix(train=f"{correct / len(x_train):.3f}", test=f"{test['acc']:.3f}")
     train_eval = evaluate(model, x_train, y_train)
     metrics = {"train_acc": train_eval["acc"], "train_loss": train_eval["loss"],

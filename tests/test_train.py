@@ -55,3 +55,12 @@ def test_bad_config_names_valid_choices(bad, match):
 def test_unknown_option():
     with pytest.raises(ValueError, match="unknown training option.*valid"):
         TrainConfig.from_dict({"deepth": 3})
+
+
+def test_epoch_hook_sees_every_epoch_and_leaves_training_unchanged():
+    ds = toy_dataset()
+    seen = []
+    m1, h1, _ = train(cfg(), ds, progress=False, on_epoch=lambda e, m: seen.append(e) or {"probe": float(e)})
+    m2, h2, _ = train(cfg(), ds, progress=False)
+    assert seen == [1, 2, 3] and [h["probe"] for h in h1] == [1.0, 2.0, 3.0]
+    assert torch.equal(m1.head.weight, m2.head.weight)
