@@ -28,7 +28,7 @@ def test_block_is_relu_of_skip_plus_branch():
 
 
 def test_unknown_architecture_and_bad_sizes():
-    with pytest.raises(ValueError, match="valid: resmlp"):
+    with pytest.raises(ValueError, match="valid: resconv, resmlp"):
         models.create("resnet9000", in_shape=(1, 2, 2), num_classes=2)
     with pytest.raises(ValueError, match="depth >= 1"):
         make(depth=0)
