@@ -21,11 +21,15 @@ def checkpoint_path(cfg: TrainConfig):
     return results.results_root() / "_checkpoints" / f"{key}.pt"
 
 
-def trained(cfg: TrainConfig, progress: bool | None = None):
-    """``(model, history, metrics)`` for ``cfg``: loaded from the checkpoint cache, else trained and saved."""
+def trained(cfg: TrainConfig, progress: bool | None = None, on_epoch=None):
+    """``(model, history, metrics)`` for ``cfg``: loaded from the checkpoint cache, else trained and saved.
+
+    With ``on_epoch`` (see :func:`entres.train.train`) the model is always trained, since the hook
+    must see every epoch; training is deterministic, so the weights equal the cached ones.
+    """
     path = checkpoint_path(cfg)
     ds = data.load(cfg.dataset)
-    if path.exists():
+    if path.exists() and on_epoch is None:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             model = build_model(cfg, ds)
@@ -34,7 +38,9 @@ def trained(cfg: TrainConfig, progress: bool | None = None):
             return model, state["history"], state["metrics"]
         except Exception:  # noqa: BLE001  a damaged checkpoint is just retrained
             path.unlink(missing_ok=True)
-    model, history, metrics = train(cfg, ds, progress=progress)
+    model, history, metrics = train(cfg, ds, progress=progress, on_epoch=on_epoch)
+    if path.exists():
+        return model, history, metrics
     buf = io.BytesIO()
     torch.save({"model": model.state_dict(), "history": history, "metrics": metrics}, buf)
     results.atomic_write_bytes(path, buf.getvalue())

@@ -57,6 +57,7 @@ _STATS = {
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
 DATASETS = ("mnist", "fashionmnist", "cifar10", "cifar10-K")
+RANDOM_LABELS = "+random-labels"  # suffix: the same images with training labels permuted (RA-6 control)
 
 
 class DataError(RuntimeError):
@@ -182,8 +183,11 @@ def _to_tensor(x_hwc: np.ndarray, mean, std) -> torch.Tensor:
 
 
 def parse_name(name: str) -> tuple[str, list[int] | None]:
-    """``'cifar10-5'`` -> (``'cifar10'``, [0, 1, 2, 3, 4]); other names pass through."""
-    key = name.lower().replace("_", "").replace("-mnist", "mnist")
+    """``'cifar10-5'`` -> (``'cifar10'``, [0, 1, 2, 3, 4]); other names pass through.
+
+    Any name may end in ``+random-labels`` (the training labels randomly permuted).
+    """
+    key = name.lower().replace("_", "").replace("-mnist", "mnist").removesuffix(RANDOM_LABELS)
     if key in _STATS:
         return key, None
     if key.startswith("cifar10-") and key[8:].isdigit():
@@ -191,7 +195,8 @@ def parse_name(name: str) -> tuple[str, list[int] | None]:
         if not 2 <= k <= 10:
             raise ValueError(f"cifar10-K needs 2 <= K <= 10 classes, got K={k}")
         return "cifar10", list(range(k))
-    raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)} (K = 2..10)")
+    raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)} (K = 2..10), "
+                     f"each optionally with the suffix {RANDOM_LABELS!r}")
 
 
 _CACHE: dict = {}
@@ -216,6 +221,10 @@ def load(name: str, *, download: bool | None = None) -> Dataset:
     if classes is not None:
         keep_tr, keep_te = np.isin(ytr, classes), np.isin(yte, classes)
         xtr, ytr, xte, yte = xtr[keep_tr], ytr[keep_tr], xte[keep_te], yte[keep_te]
+    if name.lower().endswith(RANDOM_LABELS):
+        # A fixed permutation of the training labels: class balance kept, every image-label link broken.
+        perm = np.random.default_rng(0).permutation(len(ytr))
+        ytr = ytr[perm]
     mean, std = _STATS[base]
     ds = Dataset(
         name=name,

@@ -84,6 +84,14 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_siz
     return {"loss": loss / len(x), "acc": correct / len(x)}
 
 
+def training_split(cfg: TrainConfig, ds: data.Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training inputs and labels a run with ``cfg`` sees (a stratified subset if ``n_train``)."""
+    if not cfg.n_train:
+        return ds.x_train, ds.y_train
+    idx = data.stratified_indices(ds.y_train, cfg.n_train, seed=cfg.seed)
+    return ds.x_train[idx], ds.y_train[idx]
+
+
 def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | None = None, on_epoch=None):
     """Train a model; return ``(model, history, metrics)``.
 
@@ -95,11 +103,8 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
     training state (it does not change the trained weights).
     """
     ds = ds or data.load(cfg.dataset)
+    x_train, y_train = training_split(cfg, ds)
     torch.manual_seed(cfg.seed)
-    x_train, y_train = ds.x_train, ds.y_train
-    if cfg.n_train:
-        idx = data.stratified_indices(y_train, cfg.n_train, seed=cfg.seed)
-        x_train, y_train = x_train[idx], y_train[idx]
     model = build_model(cfg, ds)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                           weight_decay=cfg.weight_decay)

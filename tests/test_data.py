@@ -23,6 +23,7 @@ def test_idx_reader_roundtrip(tmp_path):
 def test_names():
     assert data.parse_name("FashionMNIST") == ("fashionmnist", None)
     assert data.parse_name("cifar10-3") == ("cifar10", [0, 1, 2])
+    assert data.parse_name("mnist+random-labels") == ("mnist", None)
     with pytest.raises(ValueError, match="valid: mnist, fashionmnist, cifar10, cifar10-K"):
         data.parse_name("svhn")
     with pytest.raises(ValueError, match="2 <= K <= 10"):
@@ -72,6 +73,10 @@ def test_real_datasets(real_data):
     assert fm.x_train.shape == (60000, 1, 28, 28) and fm.x_test.shape == (10000, 1, 28, 28)
     assert abs(fm.x_train.mean().item()) < 0.01 and abs(fm.x_train.std().item() - 1) < 0.01
     assert torch.equal(torch.bincount(fm.y_test), torch.full((10,), 1000))
+    rnd = data.load("fashionmnist+random-labels")
+    assert torch.equal(rnd.x_train, fm.x_train) and torch.equal(rnd.y_test, fm.y_test)
+    assert torch.equal(torch.bincount(rnd.y_train), torch.bincount(fm.y_train))
+    assert (rnd.y_train == fm.y_train).float().mean() < 0.15  # chance agreement is 0.1
     c = data.load("cifar10-2")
     assert c.num_classes == 2 and c.x_train.shape == (10000, 3, 32, 32)
     assert set(c.y_test.tolist()) == {0, 1}

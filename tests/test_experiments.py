@@ -18,3 +18,15 @@ def test_trajectory_and_jacobian_share_one_training_run(real_data, isolated_resu
     blocks = jac["arrays"]["blocks"]
     assert len(blocks) == 3 and len(jac["arrays"]["overlap_u"]) == 3
     assert all(abs(jac["arrays"]["overlap_u"][i][i] - 1) < 1e-3 for i in range(3))
+
+
+def test_collapse_is_measured_during_training(real_data):
+    rec = run_sweep("ra_collapse", [dict(TINY, epochs=4, nc_every=2, n_samples=200)])[0]
+    measured = [e["epoch"] for e in rec["history"] if "nc" in e]
+    assert measured == [1, 2, 4]
+    assert rec["metrics"]["nc1_final"] > 0 and 0 <= rec["metrics"]["nc4_agreement_final"] <= 1
+
+
+def test_random_labels_are_a_dataset_variant(real_data):
+    rec = run_sweep("ra_trajectory", [dict(TINY, dataset="fashionmnist+random-labels")])[0]
+    assert rec["metrics"]["test_acc"] < 0.3  # nothing to learn that transfers to true test labels

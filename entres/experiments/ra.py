@@ -144,3 +144,34 @@ def ra_jacobian(cfg: dict) -> dict:
         "history": history,
         "arrays": {"blocks": per_block, "overlap_u": _round(overlap_u, 4), "overlap_v": _round(overlap_v, 4)},
     }
+
+
+@experiment("ra_collapse", version=1,
+            defaults={**TRAIN_DEFAULTS, "n_samples": 2000, "sample_seed": 0, "nc_every": 10},
+            validate=_validate)
+def ra_collapse(cfg: dict) -> dict:
+    """Train a model and measure Neural Collapse (NC1–NC4) of its last-layer features during training.
+
+    Measured on ``n_samples`` stratified training inputs (the data collapse is defined on) after
+    epoch 1, every ``nc_every`` epochs and after the last epoch.
+    """
+    from .. import collapse
+    from ..train import training_split
+
+    tcfg = train_config(cfg)
+    ds = data.load(tcfg.dataset)
+    x, y = training_split(tcfg, ds)
+    idx = data.stratified_indices(y, min(cfg["n_samples"], len(y)), seed=cfg["sample_seed"])
+    xs, ys = x[idx], y[idx]
+
+    def measure(epoch: int, model) -> dict | None:
+        if epoch != 1 and epoch % cfg["nc_every"] and epoch != tcfg.epochs:
+            return None
+        feats = model.forward_features(xs).flatten(1)
+        return {"nc": collapse.neural_collapse(feats, ys, model.head.weight, model.head.bias)}
+
+    _, history, metrics = checkpoints.trained(tcfg, on_epoch=measure)
+    final = history[-1]["nc"]
+    return {"metrics": {**metrics, **{f"{k}_final": v for k, v in final.items()},
+                        **{f"{k}_first": v for k, v in history[0]["nc"].items()}},
+            "history": history}
