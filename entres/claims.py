@@ -5,11 +5,14 @@ and return a table with means, 95% CIs and the verdict; nothing here is typed by
 """
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
-from . import stats
+from . import results, stats
 
 
 @dataclass(frozen=True)
@@ -122,4 +125,55 @@ def contrast_verdicts(table: pd.DataFrame, measures: dict[str, tuple[str, int]],
                          f"mean_{a}": g.loc[g[by] == a, column].mean(), f"mean_{b}": g.loc[g[by] == b, column].mean(),
                          "diff": d["diff"], "lo": d["lo"], "hi": d["hi"],
                          "verdict": stats.verdict(d["lo"], d["hi"], direction)})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Verdict records: each claim notebook files its computed verdict; the dashboard and
+# `entres claims` read them back. Deterministic content (no timestamps), written atomically.
+
+def _r(x, digits: int = 4):
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), digits)
+
+
+def verdict_row(dataset: str, verdict: str, seeds: int, test_acc: float, train_acc: float,
+                **effects: tuple[float, float, float]) -> dict:
+    """One dataset's verdict with its effects, each ``name=(estimate, ci_low, ci_high)``."""
+    if verdict not in stats.VERDICTS:
+        raise ValueError(f"verdict must be one of {stats.VERDICTS}, got {verdict!r}")
+    return {"dataset": dataset, "verdict": verdict, "seeds": int(seeds), "test_acc": _r(test_acc),
+            "train_acc": _r(train_acc), "effects": {k: [_r(v) for v in est] for k, est in effects.items()}}
+
+
+def record_verdict(claim_id: str, profile: str, rows: list[dict]) -> Path:
+    """File the verdict of ``claim_id`` computed under ``profile`` (one row per dataset)."""
+    if claim_id not in CLAIMS:
+        raise ValueError(f"unknown claim {claim_id!r}; valid: {', '.join(CLAIMS)}")
+    path = results.results_root() / "claims" / f"{claim_id}.{profile}.json"
+    payload = {"claim": claim_id, "profile": profile, "notebook": CLAIMS[claim_id].notebook, "rows": rows}
+    results.atomic_write_bytes(path, (json.dumps(payload, indent=1, sort_keys=True) + "\n").encode())
+    return path
+
+
+def load_verdicts(profiles: tuple[str, ...] = ("paper", "book")) -> pd.DataFrame:
+    """One row per claim (and dataset): the filed verdict of the first profile in ``profiles`` that has one."""
+    rows = []
+    for claim in CLAIMS.values():
+        record = None
+        for profile in profiles:
+            path = results.results_root() / "claims" / f"{claim.id}.{profile}.json"
+            if path.exists():
+                record = json.loads(path.read_text())
+                break
+        base = {"claim": claim.id, "text": claim.text, "notebook": claim.notebook}
+        if record is None:
+            rows.append({**base, "dataset": "", "verdict": "not yet run", "effect": "", "seeds": None,
+                         "profile": "", "test_acc": None, "train_acc": None})
+            continue
+        for row in record["rows"]:
+            effect = "; ".join(f"{k} {v[0]:.3g} [{v[1]:.3g}, {v[2]:.3g}]" if None not in v else f"{k} {v[0]}"
+                               for k, v in row["effects"].items())
+            rows.append({**base, "dataset": row["dataset"], "verdict": row["verdict"], "effect": effect,
+                         "seeds": row["seeds"], "profile": record["profile"], "test_acc": row["test_acc"],
+                         "train_acc": row["train_acc"]})
     return pd.DataFrame(rows)

@@ -113,12 +113,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
     run.add_argument("--cache-only", action="store_true", help="never compute; a missing result is an error")
     sub.add_parser("list", help="list notebooks and their parameters")
+    cl = sub.add_parser("claims", help="the claims table: verdicts filed by the executed notebooks")
+    cl.add_argument("--profile", action="append", choices=profiles.PROFILES,
+                    help="profile(s) to read, in order of preference (default: paper, then book)")
     return ap
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "claims":
+            from . import claims
+
+            table = claims.load_verdicts(tuple(args.profile or ("paper", "book")))
+            cols = ["claim", "dataset", "verdict", "effect", "seeds", "profile", "test_acc"]
+            print(table[cols].fillna("").to_string(index=False))
+            return 0
         if args.command == "list":
             for name, path in profiles.notebooks().items():
                 print(f"{name}: {', '.join(notebook_parameters(path))}")

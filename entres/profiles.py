@@ -26,9 +26,14 @@ def book_dir() -> Path:
     return project_root() / "book"
 
 
+# Pages that summarise the claim notebooks' filed verdicts: executed after all the others.
+SUMMARY_NOTEBOOKS = ("dashboard",)
+
+
 def notebooks() -> dict[str, Path]:
-    """Claim notebooks of the book by name (file stem), in file order."""
-    return {p.stem: p for p in sorted(book_dir().glob("*.ipynb"))}
+    """Notebooks of the book by name (file stem): claim notebooks in file order, then summaries."""
+    paths = sorted(book_dir().glob("*.ipynb"), key=lambda p: (p.stem in SUMMARY_NOTEBOOKS, p.name))
+    return {p.stem: p for p in paths}
 
 
 def resolve_notebook(name: str) -> Path:

@@ -1,0 +1,38 @@
+import json
+
+import pytest
+
+from entres import claims
+
+
+def test_verdict_records_roundtrip(isolated_results):
+    row = claims.verdict_row("fashionmnist", "supported", 3, 0.9, 0.9999, lin=(0.99, 0.98, 1.0))
+    path = claims.record_verdict("RA-1", "book", [row])
+    assert json.loads(path.read_text())["rows"][0]["effects"]["lin"] == [0.99, 0.98, 1.0]
+    table = claims.load_verdicts(("paper", "book")).set_index("claim")
+    assert table.loc["RA-1", "verdict"] == "supported" and table.loc["RA-1", "profile"] == "book"
+    assert table.loc["RA-1", "effect"] == "lin 0.99 [0.98, 1]"
+    assert table.loc["ERM-1", "verdict"] == "not yet run"
+    assert set(table.index) == set(claims.CLAIMS)
+
+
+def test_paper_profile_takes_precedence(isolated_results):
+    claims.record_verdict("RA-4", "book", [claims.verdict_row("d", "inconclusive", 3, 0.9, 1.0, alpha=(1, 0, 2))])
+    claims.record_verdict("RA-4", "paper", [claims.verdict_row("d", "supported", 3, 0.9, 1.0, alpha=(1, .9, 1.1))])
+    table = claims.load_verdicts(("paper", "book")).set_index("claim")
+    assert table.loc["RA-4", "verdict"] == "supported" and table.loc["RA-4", "profile"] == "paper"
+
+
+def test_bad_records_are_refused():
+    with pytest.raises(ValueError, match="valid: ERM-1"):
+        claims.record_verdict("RA-9", "book", [])
+    with pytest.raises(ValueError, match="verdict must be one of"):
+        claims.verdict_row("d", "probably", 3, 0.9, 1.0)
+
+
+def test_every_claim_notebook_exists():
+    from entres import profiles
+
+    for claim in claims.CLAIMS.values():
+        if claim.notebook:
+            assert claim.notebook in profiles.notebooks(), claim
