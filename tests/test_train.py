@@ -45,7 +45,7 @@ def test_divergence_is_an_error_not_a_result():
     ({"depth": -1}, "depth must be a positive integer"),
     ({"width": 0}, "width must be a positive integer"),
     ({"schedule": "step"}, "valid: cosine, constant"),
-    ({"arch": "vgg"}, "valid: resconv, resmlp"),
+    ({"arch": "vgg"}, "valid: rescnn, resconv, resmlp, resrnn, vit"),
 ])
 def test_bad_config_names_valid_choices(bad, match):
     with pytest.raises(ValueError, match=match):

@@ -2,7 +2,8 @@
 
 Uniform interface (timm-style):
   ``forward_features(x)`` -> final representation before the classifier,
-  ``trajectory(x)``       -> (B, L+1, ...) stem output h_0 and every block output h_1..h_L,
+  ``trajectory(x)``       -> (B, L+1, ...) stem output h_0 and every block output h_1..h_L
+                             (``representations(x)``, a list, where shapes change between stages),
   ``blocks``              -> residual blocks, each with ``.branch(h)`` = F_l(h) and ``.skip``.
 """
 from __future__ import annotations
@@ -31,4 +32,4 @@ def create(arch: str, **kwargs) -> nn.Module:
     return _REGISTRY[arch](**kwargs)
 
 
-from . import resconv, resmlp  # noqa: E402,F401  (registers)
+from . import rescnn, resconv, resmlp, resrnn, vit  # noqa: E402,F401  (registers)
