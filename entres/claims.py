@@ -165,7 +165,7 @@ def load_verdicts(profiles: tuple[str, ...] = ("paper", "book")) -> pd.DataFrame
             if path.exists():
                 record = json.loads(path.read_text())
                 break
-        base = {"claim": claim.id, "text": claim.text, "notebook": claim.notebook}
+        base = {"claim": claim.id, "text": claim.text, "notebook": claim.notebook or ""}
         if record is None:
             rows.append({**base, "dataset": "", "verdict": "not yet run", "effect": "", "seeds": None,
                          "profile": "", "test_acc": None, "train_acc": None})
@@ -177,3 +177,11 @@ def load_verdicts(profiles: tuple[str, ...] = ("paper", "book")) -> pd.DataFrame
                          "seeds": row["seeds"], "profile": record["profile"], "test_acc": row["test_acc"],
                          "train_acc": row["train_acc"]})
     return pd.DataFrame(rows)
+
+
+def verdicts_text(table: pd.DataFrame) -> str:
+    """The claims table as plain text (terminal, nbval)."""
+    cols = ["claim", "dataset", "verdict", "effect", "seeds", "profile"]
+    shown = table[cols].astype(object).where(table[cols].notna(), "")
+    shown["seeds"] = [str(int(s)) if s != "" else "" for s in shown["seeds"]]
+    return shown.to_string(index=False)

@@ -125,9 +125,7 @@ def main(argv=None) -> int:
         if args.command == "claims":
             from . import claims
 
-            table = claims.load_verdicts(tuple(args.profile or ("paper", "book")))
-            cols = ["claim", "dataset", "verdict", "effect", "seeds", "profile", "test_acc"]
-            print(table[cols].fillna("").to_string(index=False))
+            print(claims.verdicts_text(claims.load_verdicts(tuple(args.profile or ("paper", "book")))))
             return 0
         if args.command == "list":
             for name, path in profiles.notebooks().items():
