@@ -184,4 +184,7 @@ def verdicts_text(table: pd.DataFrame) -> str:
     cols = ["claim", "dataset", "verdict", "effect", "seeds", "profile"]
     shown = table[cols].astype(object).where(table[cols].notna(), "")
     shown["seeds"] = [str(int(s)) if s != "" else "" for s in shown["seeds"]]
-    return shown.to_string(index=False)
+    widths = {c: max(len(c), shown[c].astype(str).str.len().max()) for c in cols}
+    lines = ["  ".join(c.ljust(widths[c]) for c in cols).rstrip()]
+    lines += ["  ".join(str(v).ljust(widths[c]) for c, v in zip(cols, row)).rstrip() for row in shown.itertuples(index=False)]
+    return "\n".join(lines)
