@@ -89,11 +89,13 @@ def group_difference(table: pd.DataFrame, columns: list[str], a: str, b: str, by
     return pd.DataFrame(rows)
 
 
-def ra4_verdicts(table: pd.DataFrame, band: tuple[float, float], min_train_acc: float = 0.999) -> pd.DataFrame:
+def ra4_verdicts(table: pd.DataFrame, band: tuple[float, float], min_train_acc: float = 0.999,
+                 min_depths: int = 4) -> pd.DataFrame:
     """RA-4 per (dataset, skip): fit log σ̄₁ = a − α log L over all networks (every depth and seed).
 
     Supported if the 95% CI of α lies inside ``band`` (around 1), contradicted if wholly outside,
-    inconclusive otherwise or if any network missed the terminal phase.
+    inconclusive otherwise, if any network missed the terminal phase, or if fewer than
+    ``min_depths`` depths were trained (SPEC §5 asks for at least four).
     """
     import numpy as np
 
@@ -103,11 +105,12 @@ def ra4_verdicts(table: pd.DataFrame, band: tuple[float, float], min_train_acc: 
         alpha, lo, hi = -fit["slope"], -fit["slope_hi"], -fit["slope_lo"]
         terminal = bool((g["train_acc"] >= min_train_acc).all())
         verdict = stats.band_verdict(lo, hi, band)
+        enough = g["depth"].nunique() >= min_depths
         rows.append({"dataset": dataset, "skip": skip, "depths": sorted(g["depth"].unique().tolist()),
                      "networks": len(g), "alpha": alpha, "alpha_lo": lo, "alpha_hi": hi, "r2": fit["r2"],
                      "train_acc": g["train_acc"].min(), "test_acc": g["test_acc"].mean(),
-                     "in_band": verdict, "terminal": terminal,
-                     "verdict": verdict if terminal else "inconclusive"})
+                     "in_band": verdict, "terminal": terminal, "enough_depths": enough,
+                     "verdict": verdict if terminal and enough else "inconclusive"})
     return pd.DataFrame(rows)
 
 
