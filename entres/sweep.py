@@ -64,6 +64,17 @@ def default_executor() -> Executor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
+def _completed(executor: Executor, name: str, configs: list[dict], todo: list[int]):
+    """(index, finished future) pairs: one run at a time in this process, else as the pool finishes them."""
+    if isinstance(executor, InlineExecutor):
+        for i in todo:  # submit lazily, so progress shows per run and a fail-fast error stops the rest
+            yield i, executor.submit(execute, name, configs[i])
+        return
+    futures = {executor.submit(execute, name, configs[i]): i for i in todo}
+    for fut in as_completed(futures):
+        yield futures[fut], fut
+
+
 def run_sweep(name: str, configs: list[dict], executor: Executor | None = None,
               progress: bool | None = None) -> list[dict]:
     """Records for every config (in order): from the cache, else computed.
@@ -88,11 +99,9 @@ def run_sweep(name: str, configs: list[dict], executor: Executor | None = None,
         executor = executor or default_executor()
         failures = []
         try:
-            futures = {executor.submit(execute, name, full[i]): i for i in missing}
-            bar = tqdm(as_completed(futures), total=len(futures), desc=f"{name} runs",
+            bar = tqdm(_completed(executor, name, full, missing), total=len(missing), desc=f"{name} runs",
                        disable=None if progress is None else not progress)
-            for fut in bar:
-                i = futures[fut]
+            for i, fut in bar:
                 try:
                     found[i] = fut.result()
                 except FAIL_FAST:

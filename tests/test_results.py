@@ -81,3 +81,26 @@ def test_atomic_write_leaves_no_temp_on_failure(tmp_path):
     assert os.listdir(tmp_path) == []
     results.atomic_write_bytes(target, b"ok")
     assert target.read_bytes() == b"ok" and os.listdir(tmp_path) == ["r.json"]
+
+
+def test_fail_fast_errors_stop_the_sweep_at_once():
+    @experiments.experiment("toy_broken_data", version=1, defaults={"x": 1})
+    def broken(cfg):
+        CALLS.append(cfg["x"])
+        from entres.data import DataError
+
+        raise DataError("no data here")
+
+    from entres.data import DataError
+
+    with pytest.raises(DataError, match="no data here"):
+        sweep.run_sweep("toy_broken_data", [{"x": 1}, {"x": 2}, {"x": 3}])
+    assert CALLS == [1]
+
+
+def test_any_executor_plugs_in(isolated_results):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:  # any concurrent.futures executor plugs in
+        recs = sweep.run_sweep("toy_square", [{"x": i} for i in range(4)], executor=pool)
+    assert [r["metrics"]["y"] for r in recs] == [0.0, 1.0, 4.0, 9.0]
