@@ -63,11 +63,15 @@ def step_profile(records: list[dict], title: str = ""):
         steps = np.asarray(r["arrays"]["step_mean"])
         ax.plot(np.arange(1, len(steps) + 1), steps, color=colour, alpha=0.7,
                 label=skip if r["config"]["seed"] == min(x["config"]["seed"] for x in records) else None)
-    ax.set_xlabel("block transition l → l+1")
-    ax.set_ylabel("mean step length")
     ax.set_yscale("log")
+    return _finish(fig, ax, "block transition l → l+1", "mean step length", title)
+
+
+def _finish(fig, ax, xlabel: str, ylabel: str, title: str = "", legend_size: int = 8):
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=legend_size)
     fig.tight_layout()
     return fig
 
@@ -89,14 +93,9 @@ def per_block(records: list[dict], key: str, ylabel: str, baseline: float | None
         labelled.add(skip)
     if baseline is not None:
         ax.axhline(baseline, color="k", ls="--", lw=1, label=baseline_label)
-    ax.set_xlabel("block l")
-    ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "block l", ylabel, title)
 
 
 def overlap_heatmaps(records: list[dict], seed: int | None = None, title: str = ""):
@@ -149,12 +148,7 @@ def depth_scaling(table, fits, title: str = ""):
         anchor = np.exp(np.mean(np.log(g["sigma1_mean"]) + fit.alpha * np.log(g["depth"])))
         ax.loglog(L, anchor * L ** -fit.alpha, "-", color=f"C{i}",
                   label=f"fit α = {fit.alpha:.2f} [{fit.alpha_lo:.2f}, {fit.alpha_hi:.2f}]")
-    ax.set_xlabel("depth L")
-    ax.set_ylabel("σ̄₁ (mean top singular value)")
-    ax.set_title(title)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "depth L", "σ̄₁ (mean top singular value)", title, legend_size=7)
 
 
 def inverse_sigma_by_block(records: list[dict], seed: int | None = None, title: str = ""):
@@ -167,9 +161,4 @@ def inverse_sigma_by_block(records: list[dict], seed: int | None = None, title: 
     for i, (depth, r) in enumerate(sorted(by_depth.items())):
         inv = [1 / b["sigma1"] for b in r["arrays"]["blocks"]]
         ax.plot(np.arange(1, len(inv) + 1), inv, "o-", ms=3, color=f"C{i}", label=f"L = {depth}")
-    ax.set_xlabel("block l")
-    ax.set_ylabel("1 / σ₁(J_l)")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "block l", "1 / σ₁(J_l)", title)
