@@ -133,17 +133,27 @@ def build(name: str, dim: int, seed: int = 0, **kwargs) -> SkipMapping:
 
 
 def describe(E: torch.Tensor, atol: float = 1e-5) -> dict:
-    """Attributes of E that SPEC §3 compares with the identity (computed, not assumed)."""
+    """Attributes of E that SPEC §3 compares with the identity (computed, not assumed).
+
+    The ``shares_*`` entries say whether E shares an attribute of I: all eigenvalues equal to 1,
+    all on the unit circle, all singular values 1 (so the skip's Jacobian norm is 1), unit diagonal,
+    and sparsity (at most 10% nonzero entries).
+    """
     E64 = E.double()
+    d = E.shape[0]
     eig = torch.linalg.eigvals(E64)
     sv = torch.linalg.svdvals(E64)
+    nonzeros = (E.abs() > atol).sum().item()
     return {
         "spectral_norm": sv.max().item(),
         "min_singular_value": sv.min().item(),
         "eig_abs_min": eig.abs().min().item(),
         "eig_abs_max": eig.abs().max().item(),
-        "all_eigenvalues_one": bool(torch.allclose(eig, torch.ones_like(eig), atol=1e-4)),
-        "unit_diagonal": bool(torch.allclose(torch.diagonal(E64), torch.ones(E.shape[0], dtype=torch.float64), atol=atol)),
-        "density": (E.abs() > atol).float().mean().item(),
+        "density": nonzeros / d ** 2,
+        "shares_eigenvalues_one": bool(torch.allclose(eig, torch.ones_like(eig), atol=1e-4)),
+        "shares_unit_circle": bool(torch.allclose(eig.abs(), torch.ones(d, dtype=torch.float64), atol=1e-4)),
+        "shares_singular_values_one": bool(torch.allclose(sv, torch.ones(d, dtype=torch.float64), atol=1e-4)),
+        "shares_unit_diagonal": bool(torch.allclose(torch.diagonal(E64), torch.ones(d, dtype=torch.float64), atol=atol)),
+        "shares_sparsity": 0 < nonzeros / d ** 2 <= 0.1,
         "symmetric": bool(torch.allclose(E64, E64.T, atol=atol)),
     }

@@ -34,7 +34,13 @@ def test_family_attributes():
     p = mappings.matrix("permutation", d, seed=1)
     assert torch.equal(p.sum(0), torch.ones(d)) and torch.equal(p.sum(1), torch.ones(d))
     s = mappings.describe(mappings.matrix("sparse", d, seed=1))
-    assert s["all_eigenvalues_one"] and s["unit_diagonal"] and s["spectral_norm"] > 1
+    assert s["shares_eigenvalues_one"] and s["shares_unit_diagonal"] and s["spectral_norm"] > 1
+    assert s["shares_sparsity"] and not s["shares_singular_values_one"]
+    o = mappings.describe(mappings.matrix("orthogonal", d, seed=1))
+    assert o["shares_unit_circle"] and o["shares_singular_values_one"] and not o["shares_eigenvalues_one"]
+    assert not o["shares_sparsity"]
+    i = mappings.describe(torch.eye(d))
+    assert all(v for k, v in i.items() if k.startswith("shares_"))
     c = mappings.matrix("correlation", d).double()
     assert torch.allclose(c, c.T) and torch.all(torch.linalg.eigvalsh(c) > 0)
     assert torch.allclose(torch.diagonal(c), torch.ones(d, dtype=torch.float64))
