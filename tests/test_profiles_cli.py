@@ -49,3 +49,11 @@ def test_bad_input_fails_at_once_naming_valid_choices(args, message):
 def test_list_shows_notebooks_and_parameters():
     res = run_cli("list")
     assert res.returncode == 0 and "ra1_line: profile, datasets, skips" in res.stdout
+
+
+def test_cache_only_run_with_a_missing_result_fails_clearly(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENTRES_RESULTS", str(tmp_path / "empty"))
+    res = run_cli("run", "ra1_line", "--cache-only", "--output", str(tmp_path / "out"))
+    assert res.returncode == 2
+    assert "ENTRES_CACHE_ONLY is set, so nothing is computed" in res.stderr
+    assert not (tmp_path / "out" / "ra1_line.ipynb").exists()  # no half-executed notebook left behind
