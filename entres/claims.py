@@ -27,7 +27,8 @@ CLAIMS = {c.id: c for c in [
     Claim("ERM-1", "Entangled sparse skip mappings improve generalisation of CNNs over identity skips", "ERM"),
     Claim("ERM-2", "Entangled sparse skip mappings improve generalisation of Vision Transformers", "ERM"),
     Claim("ERM-3", "Orthogonal skip mappings hurt CNNs and Vision Transformers", "ERM"),
-    Claim("ERM-4", "In RNNs, orthogonal residual mappings favour time-variant over time-invariant tasks", "ERM"),
+    Claim("ERM-4", "In RNNs, orthogonal residual mappings favour time-variant over time-invariant tasks", "ERM",
+          "erm4_rnn"),
     Claim("ERM-5", "Entangled mappings can preserve iterative feature refinement", "ERM"),
     Claim("RA-1", "Intermediate representations of an input lie equispaced on a line", "RA", "ra1_line"),
     Claim("RA-2", "Top singular vectors of residual Jacobians align within blocks and across depth", "RA",
@@ -191,3 +192,40 @@ def verdicts_text(table: pd.DataFrame) -> str:
     lines = ["  ".join(c.ljust(widths[c]) for c in cols).rstrip()]
     lines += ["  ".join(str(v).ljust(widths[c]) for c, v in zip(cols, row)).rstrip() for row in shown.itertuples(index=False)]
     return "\n".join(lines)
+
+
+def erm4_verdicts(table: pd.DataFrame, kinds: dict[str, str], reference: str = "identity",
+                  other: str = "orthogonal") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """ERM-4: per task, Welch CI of test accuracy (other − reference); and per seed the mean
+    difference over time-variant and over time-invariant tasks, with t-CIs over seeds.
+
+    Supported if the variant mean difference is > 0 and the invariant one < 0 (both CIs exclude 0).
+    Returns (per-task table, summary table with the verdict).
+    """
+    per_task = []
+    for task, g in table.groupby("task", sort=False):
+        d = stats.welch_diff(g.loc[g.skip == other, "test_acc"], g.loc[g.skip == reference, "test_acc"])
+        direction = +1 if kinds[task] == "variant" else -1
+        per_task.append({"task": task, "kind": kinds[task],
+                         f"acc_{reference}": g.loc[g.skip == reference, "test_acc"].mean(),
+                         f"acc_{other}": g.loc[g.skip == other, "test_acc"].mean(),
+                         "diff": d["diff"], "lo": d["lo"], "hi": d["hi"],
+                         "verdict": stats.verdict(d["lo"], d["hi"], direction)})
+    wide = table.pivot_table(index=["task", "seed"], columns="skip", values="test_acc").reset_index()
+    wide["diff"] = wide[other] - wide[reference]
+    wide["kind"] = wide["task"].map(kinds)
+    by_seed = wide.groupby(["seed", "kind"])["diff"].mean().unstack()
+    rows, verdicts = [], []
+    for kind, direction in (("variant", +1), ("invariant", -1)):
+        ci = stats.mean_ci(by_seed[kind])
+        v = stats.verdict(ci["lo"], ci["hi"], direction)
+        verdicts.append(v)
+        rows.append({"tasks": kind, "claimed": ">" if direction > 0 else "<", "diff": ci["mean"],
+                     "lo": ci["lo"], "hi": ci["hi"], "seeds": ci["n"], "verdict": v})
+    inter = stats.mean_ci(by_seed["variant"] - by_seed["invariant"])
+    rows.append({"tasks": "interaction (variant − invariant)", "claimed": ">", "diff": inter["mean"],
+                 "lo": inter["lo"], "hi": inter["hi"], "seeds": inter["n"],
+                 "verdict": stats.verdict(inter["lo"], inter["hi"], +1)})
+    summary = pd.DataFrame(rows)
+    summary.attrs["verdict"] = stats.combine(verdicts)
+    return pd.DataFrame(per_task), summary

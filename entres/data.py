@@ -56,7 +56,8 @@ _STATS = {
 }
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
-DATASETS = ("mnist", "fashionmnist", "cifar10", "cifar10-K")
+SEQUENCE_DATASETS = ("smnist", "seq-motif", "seq-majority", "seq-position", "seq-recall")  # (N, T, features)
+DATASETS = ("mnist", "fashionmnist", "cifar10", "cifar10-K") + SEQUENCE_DATASETS
 RANDOM_LABELS = "+random-labels"  # suffix: the same images with training labels permuted (RA-6 control)
 
 
@@ -188,7 +189,7 @@ def parse_name(name: str) -> tuple[str, list[int] | None]:
     Any name may end in ``+random-labels`` (the training labels randomly permuted).
     """
     key = name.lower().replace("_", "").replace("-mnist", "mnist").removesuffix(RANDOM_LABELS)
-    if key in _STATS:
+    if key in _STATS or key in SEQUENCE_DATASETS:
         return key, None
     if key.startswith("cifar10-") and key[8:].isdigit():
         k = int(key[8:])
@@ -203,29 +204,41 @@ _CACHE: dict = {}
 
 
 def load(name: str, *, download: bool | None = None) -> Dataset:
-    """Load a dataset by name: ``mnist``, ``fashionmnist``, ``cifar10`` or ``cifar10-K``.
+    """Load a dataset by name (see :data:`DATASETS`).
 
-    ``cifar10-K`` keeps the first K classes (official label order).
-    Results are memoised per process (by name and data root).
+    ``cifar10-K`` keeps the first K classes (official label order); ``smnist`` is MNIST read row
+    by row and ``seq-*`` are the synthetic tasks of :mod:`entres.sequences`, shaped (N, T, features);
+    a ``+random-labels`` suffix permutes the training labels. Memoised per process.
     """
     base, classes = parse_name(name)
     root = data_root()
     key = (name, str(root.resolve()))
     if key in _CACHE:
         return _CACHE[key]
+    if base.startswith("seq-"):
+        from . import sequences
+
+        ds = Dataset(name, *sequences.generate(base))
+    else:
+        ds = _load_images(name, base, classes, root, download)
+    if name.lower().endswith(RANDOM_LABELS):
+        # A fixed permutation of the training labels: class balance kept, every input-label link broken.
+        perm = torch.from_numpy(np.random.default_rng(0).permutation(len(ds.y_train)))
+        ds.y_train = ds.y_train[perm]
+    _CACHE[key] = ds
+    return ds
+
+
+def _load_images(name: str, base: str, classes, root: Path, download) -> Dataset:
     if base == "cifar10":
         arrays = _load_cifar10(root, download)
     else:
-        arrays = _load_idx_dataset(base, root, download)
+        arrays = _load_idx_dataset("mnist" if base == "smnist" else base, root, download)
     xtr, ytr, xte, yte = arrays
     if classes is not None:
         keep_tr, keep_te = np.isin(ytr, classes), np.isin(yte, classes)
         xtr, ytr, xte, yte = xtr[keep_tr], ytr[keep_tr], xte[keep_te], yte[keep_te]
-    if name.lower().endswith(RANDOM_LABELS):
-        # A fixed permutation of the training labels: class balance kept, every image-label link broken.
-        perm = np.random.default_rng(0).permutation(len(ytr))
-        ytr = ytr[perm]
-    mean, std = _STATS[base]
+    mean, std = _STATS["mnist" if base == "smnist" else base]
     ds = Dataset(
         name=name,
         x_train=_to_tensor(xtr, mean, std),
@@ -234,7 +247,8 @@ def load(name: str, *, download: bool | None = None) -> Dataset:
         y_test=torch.from_numpy(yte.astype(np.int64)),
         num_classes=len(classes) if classes is not None else 10,
     )
-    _CACHE[key] = ds
+    if base == "smnist":  # (N, 1, 28, 28) -> (N, 28 rows as time steps, 28 pixels)
+        ds.x_train, ds.x_test = ds.x_train[:, 0].contiguous(), ds.x_test[:, 0].contiguous()
     return ds
 
 

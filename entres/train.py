@@ -38,6 +38,11 @@ class TrainConfig:
     augment: bool = False
     n_train: int = 0  # 0 = the whole training split; else a stratified subset
     seed: int = 0
+    grad_clip: float = 0.0  # max global gradient norm; 0 = no clipping
+
+    # Options added after the first results: left out of to_dict() (and so of every cache key) while
+    # they hold their default, so results computed before they existed keep their keys.
+    _LATER_OPTIONS = ("grad_clip",)
 
     def __post_init__(self):
         data.parse_name(self.dataset)
@@ -53,6 +58,8 @@ class TrainConfig:
             raise ValueError(f"unknown schedule {self.schedule!r}; valid: cosine, constant")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.grad_clip < 0:
+            raise ValueError(f"grad_clip must be >= 0 (0 = off), got {self.grad_clip}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -63,7 +70,9 @@ class TrainConfig:
         return cls(**d)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        defaults = {f.name: f.default for f in fields(self)}
+        return {k: v for k, v in d.items() if not (k in self._LATER_OPTIONS and v == defaults[k])}
 
 
 def build_model(cfg: TrainConfig, ds: data.Dataset) -> torch.nn.Module:
@@ -134,6 +143,8 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
                                        f"({cfg.skip}, lr={cfg.lr}, seed={cfg.seed})")
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
             step += 1
             loss_sum += loss.item() * len(idx)

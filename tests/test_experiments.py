@@ -1,6 +1,9 @@
 """The RA experiments end to end on a tiny network (real FashionMNIST subset)."""
 import math
 
+import pytest
+import torch
+
 from entres.sweep import run_sweep
 
 TINY = dict(dataset="fashionmnist", depth=3, width=16, epochs=1, batch_size=256, n_train=1000, n_samples=50)
@@ -30,3 +33,23 @@ def test_collapse_is_measured_during_training(real_data):
 def test_random_labels_are_a_dataset_variant(real_data):
     rec = run_sweep("ra_trajectory", [dict(TINY, dataset="fashionmnist+random-labels")])[0]
     assert rec["metrics"]["test_acc"] < 0.3  # nothing to learn that transfers to true test labels
+
+
+def test_sequence_tasks_are_fixed_and_sized():
+    from entres import sequences
+
+    a, b = sequences.generate("seq-recall"), sequences.generate("seq-recall")
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert a[0].shape == (sequences.N_TRAIN, sequences.LENGTH, 4) and a[4] == 4
+    # the recall target really is the token at step 3
+    assert torch.equal(a[0][:, 3].argmax(1), a[1])
+    with pytest.raises(ValueError, match="valid: seq-motif"):
+        sequences.generate("seq-nothing")
+
+
+def test_erm_rnn_run(isolated_results):
+    from entres.experiments import erm
+
+    recs = erm.runs(["seq-position"], ["identity", "orthogonal"], [0], width=8, epochs=1, n_train=300)
+    assert [r["config"]["skip"] for r in recs] == ["identity", "orthogonal"]
+    assert recs[0]["metrics"]["chance"] == 0.25 and recs[0]["config"]["grad_clip"] == 1.0

@@ -65,4 +65,4 @@ def names() -> list[str]:
 
 
 def _load_all():
-    from . import ra  # noqa: F401  (registers)
+    from . import erm, ra  # noqa: F401  (registers)

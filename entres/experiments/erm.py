@@ -1,0 +1,45 @@
+"""Entangled Residual Mappings experiments: train a network with a given skip family, report accuracy."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from .. import checkpoints, data
+from ..train import TrainConfig
+from . import experiment
+
+# Sequence-task defaults (ERM-4): a small residual RNN, SGD with momentum and gradient clipping.
+RNN_DEFAULTS = {**asdict(TrainConfig()), "arch": "resrnn", "dataset": "seq-motif", "depth": 1, "width": 64,
+                "epochs": 20, "batch_size": 128, "lr": 0.02, "momentum": 0.9, "weight_decay": 0.0,
+                "grad_clip": 1.0}
+
+
+def _validate(cfg: dict) -> None:
+    TrainConfig.from_dict(cfg)
+
+
+@experiment("erm_train", version=1, defaults=RNN_DEFAULTS, validate=_validate)
+def erm_train(cfg: dict) -> dict:
+    """Train (or load) one network; metrics are eval-mode accuracies and the generalisation gap."""
+    tcfg = TrainConfig.from_dict(cfg)
+    _, history, metrics = checkpoints.trained(tcfg)
+    return {"metrics": {**metrics, "gap": metrics["train_acc"] - metrics["test_acc"],
+                        "chance": 1 / data.load(tcfg.dataset).num_classes}, "history": history}
+
+
+def runs(tasks: list[str], skips: list[str], seeds: list[int], **options) -> list[dict]:
+    """Records of ``erm_train`` for every task (dataset) x skip x seed."""
+    from ..sweep import run_sweep
+
+    for name, value in (("tasks", tasks), ("skips", skips), ("seeds", seeds)):
+        if isinstance(value, str) or not value:
+            raise ValueError(f"{name} must be a non-empty list, got {value!r}")
+    return run_sweep("erm_train", [dict(dataset=t, skip=s, seed=seed, **options)
+                                   for t in tasks for s in skips for seed in seeds])
+
+
+def table(records: list[dict]):
+    import pandas as pd
+
+    return pd.DataFrame([{"task": r["config"]["dataset"], "skip": r["config"]["skip"], "seed": r["config"]["seed"],
+                          **{k: r["metrics"][k] for k in ("train_acc", "test_acc", "gap", "chance")}}
+                         for r in records])
