@@ -32,7 +32,8 @@ SUMMARY_NOTEBOOKS = ("dashboard",)
 
 def notebooks() -> dict[str, Path]:
     """Notebooks of the book by name (file stem): claim notebooks in file order, then summaries."""
-    paths = sorted(book_dir().glob("*.ipynb"), key=lambda p: (p.stem in SUMMARY_NOTEBOOKS, p.name))
+    paths = [p for p in book_dir().glob("*.ipynb") if not p.name.startswith(".")]  # not papermill's temp files
+    paths.sort(key=lambda p: (p.stem in SUMMARY_NOTEBOOKS, p.name))
     return {p.stem: p for p in paths}
 
 
