@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -83,20 +84,24 @@ def run_notebook(name: str, profile: str = "smoke", overrides=(), output: str | 
     for var in ("ENTRES_DATA", "ENTRES_RESULTS"):  # the kernel runs in book/: pin relative paths
         if os.environ.get(var):
             os.environ[var] = str(Path(os.environ[var]).resolve())
-    tmp = out.with_name(f".{out.name}.running.ipynb")
+    # Execute into a scratch folder; only a successful run replaces ``out`` (never a half-executed notebook).
+    scratch = Path(tempfile.mkdtemp(prefix="entres-run-"))
+    tmp = scratch / out.name
     start = time.perf_counter()
     try:
         pm.execute_notebook(str(path), str(tmp), parameters=params, kernel_name=KERNEL,
                             execution_timeout=timeout, progress_bar=progress, cwd=str(path.parent))
-        os.replace(tmp, out)  # never leave a half-executed notebook in place of a good one
+        staged = out.with_name(f".{out.name}.new")
+        shutil.copyfile(tmp, staged)
+        os.replace(staged, out)
     except pm.PapermillExecutionError as err:
         failed = Path(tempfile.gettempdir()) / "entres-failed" / path.name
         failed.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, failed)
+        shutil.move(tmp, failed)
         raise RuntimeError(f"{path.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
                            f"(the partly executed notebook is {failed})") from None
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     print(f"{path.name} [{profile}] -> {out} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return out
 
