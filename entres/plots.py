@@ -22,7 +22,7 @@ def trajectories(records: list[dict], seed: int | None = None, title: str = ""):
         paths = np.asarray(rec["arrays"]["examples_top2"])  # (n, L, 2)
         for path, label in zip(paths, rec["arrays"]["example_labels"]):
             scale = np.abs(path).max() or 1.0
-            p = path / scale  # each trajectory scaled to fit, so shapes compare
+            p = path / scale * np.where(path[0] > 0, -1.0, 1.0)  # scaled to fit; principal signs set to start left/low
             ax.plot(p[:, 0], p[:, 1], "-", lw=1, alpha=0.6)
             ax.scatter(p[:, 0], p[:, 1], c=np.arange(len(p)), cmap="viridis", s=12, zorder=3)
             ax.annotate(str(label), p[0], fontsize=7)
