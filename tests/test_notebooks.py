@@ -23,8 +23,15 @@ def outputs(path, marker="# NBVAL_CHECK_OUTPUT"):
     return texts, errors
 
 
+@pytest.fixture(scope="module")
+def smoke_results(tmp_path_factory):
+    """One fresh cache for the whole smoke session: notebooks that share smoke configs share the runs."""
+    return tmp_path_factory.mktemp("smoke-results")
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_smoke_profile_runs(name, tmp_path, real_data, monkeypatch):
+def test_smoke_profile_runs(name, tmp_path, real_data, monkeypatch, smoke_results):
+    monkeypatch.setenv("ENTRES_RESULTS", str(smoke_results))
     start = time.perf_counter()
     out = cli.run_notebook(name, "smoke", output=str(tmp_path / "a"), progress=False)
     seconds = time.perf_counter() - start
@@ -35,7 +42,7 @@ def test_smoke_profile_runs(name, tmp_path, real_data, monkeypatch):
 
 def test_smoke_rerun_gives_identical_numbers(tmp_path, real_data, monkeypatch):
     """Two fresh computations (separate caches) print the same numbers."""
-    name = NOTEBOOKS[0]
+    name = "ra1_line"
     runs = []
     for i in range(2):
         monkeypatch.setenv("ENTRES_RESULTS", str(tmp_path / f"results{i}"))
