@@ -92,7 +92,7 @@ def run_notebook(name: str, profile: str = "smoke", overrides=(), output: str | 
         pm.execute_notebook(str(path), str(tmp), parameters=params, kernel_name=KERNEL,
                             execution_timeout=timeout, progress_bar=progress, cwd=str(path.parent))
         staged = out.with_name(f".{out.name}.new")
-        shutil.copyfile(tmp, staged)
+        _drop_timings(tmp, staged)
         os.replace(staged, out)
     except pm.PapermillExecutionError as err:
         failed = Path(tempfile.gettempdir()) / "entres-failed" / path.name
@@ -104,6 +104,26 @@ def run_notebook(name: str, profile: str = "smoke", overrides=(), output: str | 
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"{path.name} [{profile}] -> {out} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return out
+
+
+_TIMINGS = ("start_time", "end_time", "duration")
+
+
+def _drop_timings(src: Path, dst: Path) -> None:
+    """Copy an executed notebook without wall-clock stamps, scratch paths and random cell ids, so
+    that re-executing it from the same results leaves the file byte-identical."""
+    import nbformat
+
+    nb = nbformat.read(src, as_version=4)
+    nb.metadata.get("papermill", {}).pop("output_path", None)
+    for meta in [nb.metadata.get("papermill", {})] + [c.metadata.get("papermill", {}) for c in nb.cells]:
+        for key in _TIMINGS:
+            meta.pop(key, None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)  # the kernel's iopub timestamps
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.id = "injected-parameters"  # papermill draws a random id
+    nbformat.write(nb, dst)
 
 
 def _parser() -> argparse.ArgumentParser:

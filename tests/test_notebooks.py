@@ -56,3 +56,22 @@ def test_committed_notebooks_are_executed_with_the_book_profile():
         injected = [c for c in nb["cells"] if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
         assert injected and 'profile = "book"' in "".join(injected[0]["source"]), f"{name} is not book-executed"
         assert not outputs(path)[1], f"{name} has error outputs"
+
+
+def _without_images(path):
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            out.get("data", {}).pop("image/png", None)
+    return nb
+
+
+def test_reexecuting_a_book_notebook_from_the_cache_reproduces_it(tmp_path, monkeypatch):
+    """The committed RA-1 page, re-executed cache-only from the committed results, comes out the same
+    (images aside: font rendering may vary between machines)."""
+    from entres import results
+
+    monkeypatch.setenv("ENTRES_RESULTS", str(results.project_root() / "data" / "results"))
+    monkeypatch.setenv("ENTRES_CACHE_ONLY", "1")
+    out = cli.run_notebook("ra1_line", "book", output=str(tmp_path), progress=False)
+    assert _without_images(out) == _without_images(profiles.notebooks()["ra1_line"])
