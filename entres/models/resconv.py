@@ -9,24 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .. import mappings
 from . import register
-
-
-class ConvBlock(nn.Module):
-    def __init__(self, channels: int, skip: str, seed: int, **skip_params):
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(channels)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(channels)
-        self.skip = mappings.build(skip, channels, seed, channel_dim=1, **skip_params)
-
-    def branch(self, h: torch.Tensor) -> torch.Tensor:  # F_l(h): (B, c, H, W) -> (B, c, H, W)
-        return self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(h)))))
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.skip(h) + self.branch(h))
+from .rescnn import BasicBlock
 
 
 @register("resconv")
@@ -39,7 +23,7 @@ class ResConv(nn.Module):
         self.stem = nn.Sequential(nn.Conv2d(in_shape[0], width, 5, stride=2, padding=2, bias=False),
                                   nn.BatchNorm2d(width), nn.ReLU())
         self.blocks = nn.ModuleList(
-            ConvBlock(width, skip, skip_seed * 1000 + i, **(skip_params or {})) for i in range(depth))
+            BasicBlock(width, width, 1, skip, skip_seed * 1000 + i, **(skip_params or {})) for i in range(depth))
         self.head = nn.Linear(width, num_classes)
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
