@@ -115,7 +115,8 @@ def _drop_timings(src: Path, dst: Path) -> None:
     import nbformat
 
     nb = nbformat.read(src, as_version=4)
-    nb.metadata.get("papermill", {}).pop("output_path", None)
+    for key in ("input_path", "output_path"):  # machine-specific absolute paths
+        nb.metadata.get("papermill", {}).pop(key, None)
     for meta in [nb.metadata.get("papermill", {})] + [c.metadata.get("papermill", {}) for c in nb.cells]:
         for key in _TIMINGS:
             meta.pop(key, None)
