@@ -64,5 +64,20 @@ def names() -> list[str]:
     return list(_REGISTRY)
 
 
+def grid_runs(experiment_name: str, datasets: list[str], skips: list[str], seeds: list[int],
+              depths: list[int] | None = None, **options) -> list[dict]:
+    """Records of an experiment for every dataset x skip x seed (x depth) (cached, else computed)."""
+    from ..sweep import run_sweep  # noqa: PLC0415  (sweep imports this module)
+
+    lists = {"datasets": datasets, "skips": skips, "seeds": seeds, **({"depths": depths} if depths is not None else {})}
+    for name, value in lists.items():
+        if isinstance(value, str) or not value:
+            raise ValueError(f"{name} must be a non-empty list, got {value!r}")
+    per_depth = [{"depth": L} for L in depths] if depths is not None else [{}]
+    configs = [dict(dataset=d, skip=s, seed=seed, **extra, **options)
+               for d in datasets for s in skips for extra in per_depth for seed in seeds]
+    return run_sweep(experiment_name, configs)
+
+
 def _load_all():
     from . import erm, ra  # noqa: F401  (registers)

@@ -5,7 +5,7 @@ from dataclasses import asdict
 
 from .. import checkpoints, data
 from ..train import TrainConfig
-from . import experiment
+from . import experiment, grid_runs
 
 # Sequence-task defaults (ERM-4): a small residual RNN, SGD with momentum and gradient clipping.
 RNN_DEFAULTS = {**asdict(TrainConfig()), "arch": "resrnn", "dataset": "seq-motif", "depth": 1, "width": 64,
@@ -28,13 +28,7 @@ def erm_train(cfg: dict) -> dict:
 
 def runs(tasks: list[str], skips: list[str], seeds: list[int], **options) -> list[dict]:
     """Records of ``erm_train`` for every task (dataset) x skip x seed."""
-    from ..sweep import run_sweep
-
-    for name, value in (("tasks", tasks), ("skips", skips), ("seeds", seeds)):
-        if isinstance(value, str) or not value:
-            raise ValueError(f"{name} must be a non-empty list, got {value!r}")
-    return run_sweep("erm_train", [dict(dataset=t, skip=s, seed=seed, **options)
-                                   for t in tasks for s in skips for seed in seeds])
+    return grid_runs("erm_train", tasks, skips, seeds, **options)
 
 
 def table(records: list[dict]):

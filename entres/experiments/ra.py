@@ -5,7 +5,7 @@ import torch
 
 from .. import checkpoints, data, trajectory
 from ..train import TrainConfig
-from . import experiment
+from . import experiment, grid_runs
 
 TRAIN_DEFAULTS = TrainConfig().to_dict()
 
@@ -58,21 +58,6 @@ def _one_per_class(labels: torch.Tensor, n: int) -> torch.Tensor:
     return torch.tensor(firsts[:n], dtype=torch.long)
 
 
-def grid_runs(experiment_name: str, datasets: list[str], skips: list[str], seeds: list[int],
-              depths: list[int] | None = None, **options) -> list[dict]:
-    """Records of an RA experiment for every dataset x skip x seed (x depth) (cached, else computed)."""
-    from ..sweep import run_sweep
-
-    lists = {"datasets": datasets, "skips": skips, "seeds": seeds, **({"depths": depths} if depths is not None else {})}
-    for name, value in lists.items():
-        if isinstance(value, str) or not value:
-            raise ValueError(f"{name} must be a non-empty list, got {value!r}")
-    per_depth = [{"depth": L} for L in depths] if depths is not None else [{}]
-    configs = [dict(dataset=d, skip=s, seed=seed, **extra, **options)
-               for d in datasets for s in skips for extra in per_depth for seed in seeds]
-    return run_sweep(experiment_name, configs)
-
-
 def trajectory_runs(datasets, skips, seeds, **options) -> list[dict]:
     return grid_runs("ra_trajectory", datasets, skips, seeds, **options)
 
@@ -121,10 +106,11 @@ def ra_jacobian(cfg: dict) -> dict:
         u, s, v = jacobians.top_singular(jacobians.mlp_jacobians(block, inputs[:, l]), c)
         us.append(u)
         vs.append(v)
+        rank = alignment.numerical_rank(s, cfg["rank_eps"]).double()
         per_block.append({
             "sigma1": s[:, 0].mean().item(),
-            "rank": alignment.numerical_rank(s, cfg["rank_eps"]).double().mean().item(),
-            "rank_median": alignment.numerical_rank(s, cfg["rank_eps"]).double().median().item(),
+            "rank": rank.mean().item(),
+            "rank_median": rank.median().item(),
             "energy_top_c": alignment.top_energy(s, c).mean().item(),
             "within_alignment": alignment.within_alignment(u, v).mean().item(),
             "top_singular_values": _round(s[:, :cfg["n_top"]].mean(0)),
