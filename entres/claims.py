@@ -36,8 +36,8 @@ CLAIMS = {c.id: c for c in [
     Claim("RA-3", "Residual Jacobians of fully-connected ResNets have rank at most C", "RA", "ra3_rank"),
     Claim("RA-4", "Top singular values of residual Jacobians scale inversely with depth", "RA", "ra4_depth"),
     Claim("RA-5", "Residual Alignment disappears when skip connections are removed", "RA", "ra5_no_skip"),
-    Claim("RA-6", "Residual Alignment occurs in models that generalise", "RA"),
-    Claim("RA-7", "The last layer undergoes Neural Collapse", "RA"),
+    Claim("RA-6", "Residual Alignment occurs in models that generalise", "RA", "ra6_generalisation"),
+    Claim("RA-7", "The last layer undergoes Neural Collapse", "RA", "ra7_collapse"),
     Claim("X-1", "(ours) Does Residual Alignment survive entangled skips?", "both"),
 ]}
 

@@ -5,18 +5,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
-def _by_skip(records: list[dict], seed: int | None = None) -> dict[str, dict]:
-    """One record per skip family: the given seed, else the lowest."""
+def _by(records: list[dict], by: str = "skip", seed: int | None = None) -> dict[str, dict]:
+    """One record per value of config key ``by`` (the skip family, or e.g. the dataset): the given seed, else the lowest."""
     out: dict[str, dict] = {}
     for r in sorted(records, key=lambda r: r["config"]["seed"]):
         if seed is None or r["config"]["seed"] == seed:
-            out.setdefault(r["config"]["skip"], r)
+            out.setdefault(r["config"][by], r)
     return out
 
 
-def trajectories(records: list[dict], seed: int | None = None, title: str = ""):
+def trajectories(records: list[dict], seed: int | None = None, title: str = "", by: str = "skip"):
     """Example trajectories h_1..h_L in their own top-2 principal coordinates, one panel per skip."""
-    chosen = _by_skip(records, seed)
+    chosen = _by(records, by, seed)
     fig, axes = plt.subplots(1, len(chosen), figsize=(4.2 * len(chosen), 3.8), squeeze=False)
     for ax, (skip, rec) in zip(axes[0], chosen.items()):
         paths = np.asarray(rec["arrays"]["examples_top2"])  # (n, L, 2)
@@ -26,7 +26,7 @@ def trajectories(records: list[dict], seed: int | None = None, title: str = ""):
             ax.plot(p[:, 0], p[:, 1], "-", lw=1, alpha=0.6)
             ax.scatter(p[:, 0], p[:, 1], c=np.arange(len(p)), cmap="viridis", s=12, zorder=3)
             ax.annotate(str(label), p[0], fontsize=7)
-        ax.set_title(f"skip = {skip} (seed {rec['config']['seed']})")
+        ax.set_title(f"{by} = {skip} (seed {rec['config']['seed']})")
         ax.set_xlabel("PC 1 (scaled)")
         ax.set_ylabel("PC 2 (scaled)")
         ax.set_aspect("equal", adjustable="datalim")
@@ -35,14 +35,14 @@ def trajectories(records: list[dict], seed: int | None = None, title: str = ""):
     return fig
 
 
-def measure_distributions(records: list[dict], thresholds: dict[str, float], title: str = ""):
+def measure_distributions(records: list[dict], thresholds: dict[str, float], title: str = "", by: str = "skip"):
     """Per-input distributions of the RA-1 measures, by skip, with the a-priori thresholds."""
     names = list(thresholds)
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.4), squeeze=False)
-    skips = list(dict.fromkeys(r["config"]["skip"] for r in records))
+    skips = list(dict.fromkeys(r["config"][by] for r in records))
     for ax, name in zip(axes[0], names):
         for skip in skips:
-            vals = np.concatenate([r["arrays"][name] for r in records if r["config"]["skip"] == skip])
+            vals = np.concatenate([r["arrays"][name] for r in records if r["config"][by] == skip])
             ax.hist(vals[np.isfinite(vals)], bins=40, alpha=0.55, label=skip, density=True)
         ax.axvline(thresholds[name], color="k", ls="--", lw=1, label="threshold")
         ax.set_xlabel(name)
@@ -53,12 +53,12 @@ def measure_distributions(records: list[dict], thresholds: dict[str, float], tit
     return fig
 
 
-def step_profile(records: list[dict], title: str = ""):
+def step_profile(records: list[dict], title: str = "", by: str = "skip"):
     """Mean step length ||h_{l+1} − h_l|| against l, one line per run."""
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     colours = {}
     for r in records:
-        skip = r["config"]["skip"]
+        skip = r["config"][by]
         colour = colours.setdefault(skip, f"C{len(colours)}")
         steps = np.asarray(r["arrays"]["step_mean"])
         ax.plot(np.arange(1, len(steps) + 1), steps, color=colour, alpha=0.7,
@@ -76,17 +76,17 @@ def _finish(fig, ax, xlabel: str, ylabel: str, title: str = "", legend_size: int
     return fig
 
 
-def _skip_colours(records: list[dict]) -> dict[str, str]:
-    return {s: f"C{i}" for i, s in enumerate(dict.fromkeys(r["config"]["skip"] for r in records))}
+def _colours(records: list[dict], by: str = "skip") -> dict[str, str]:
+    return {s: f"C{i}" for i, s in enumerate(dict.fromkeys(r["config"][by] for r in records))}
 
 
 def per_block(records: list[dict], key: str, ylabel: str, baseline: float | None = None,
-              baseline_label: str = "random baseline", title: str = "", logy: bool = False):
+              baseline_label: str = "random baseline", title: str = "", logy: bool = False, by: str = "skip"):
     """A per-block Jacobian measure against block index l, one line per run, coloured by skip."""
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    colours, labelled = _skip_colours(records), set()
+    colours, labelled = _colours(records, by), set()
     for r in records:
-        skip = r["config"]["skip"]
+        skip = r["config"][by]
         values = [b[key] for b in r["arrays"]["blocks"]]
         ax.plot(np.arange(1, len(values) + 1), values, "o-", ms=3, color=colours[skip], alpha=0.7,
                 label=None if skip in labelled else skip)
@@ -98,9 +98,9 @@ def per_block(records: list[dict], key: str, ylabel: str, baseline: float | None
     return _finish(fig, ax, "block l", ylabel, title)
 
 
-def overlap_heatmaps(records: list[dict], seed: int | None = None, title: str = ""):
-    """L x L overlap of top-C singular subspaces across blocks (left U and right V), one row per skip."""
-    chosen = _by_skip(records, seed)
+def overlap_heatmaps(records: list[dict], seed: int | None = None, title: str = "", by: str = "skip"):
+    """L x L overlap of top-C singular subspaces across blocks (left U and right V), one row per skip (or ``by``)."""
+    chosen = _by(records, by, seed)
     fig, axes = plt.subplots(len(chosen), 2, figsize=(8, 3.6 * len(chosen)), squeeze=False)
     for row, (skip, rec) in zip(axes, chosen.items()):
         baseline = rec["metrics"]["random_overlap"]
@@ -117,9 +117,9 @@ def overlap_heatmaps(records: list[dict], seed: int | None = None, title: str = 
     return fig
 
 
-def singular_spectra(records: list[dict], seed: int | None = None, title: str = ""):
+def singular_spectra(records: list[dict], seed: int | None = None, title: str = "", by: str = "skip"):
     """Mean top singular values of J_l per block (colour: depth), the class count C marked."""
-    chosen = _by_skip(records, seed)
+    chosen = _by(records, by, seed)
     fig, axes = plt.subplots(1, len(chosen), figsize=(4.6 * len(chosen), 3.5), squeeze=False)
     for ax, (skip, rec) in zip(axes[0], chosen.items()):
         blocks = rec["arrays"]["blocks"]
@@ -131,7 +131,7 @@ def singular_spectra(records: list[dict], seed: int | None = None, title: str = 
         ax.axvline(c + 0.5, color="r", ls="--", lw=1, label=f"C = {c}")
         ax.set_xlabel("index i")
         ax.set_ylabel("mean σ_i(J_l)")
-        ax.set_title(f"skip = {skip} (seed {rec['config']['seed']}); colour: block l")
+        ax.set_title(f"{by} = {skip} (seed {rec['config']['seed']}); colour: block l", fontsize=9)
         ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()

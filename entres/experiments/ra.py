@@ -161,3 +161,27 @@ def ra_collapse(cfg: dict) -> dict:
     return {"metrics": {**metrics, **{f"{k}_final": v for k, v in final.items()},
                         **{f"{k}_first": v for k, v in history[0]["nc"].items()}},
             "history": history}
+
+
+def collapse_runs(datasets, skips, seeds, **options) -> list[dict]:
+    return grid_runs("ra_collapse", datasets, skips, seeds, **options)
+
+
+NC_MEASURES = ("nc1", "nc2_equinorm_means", "nc2_equinorm_weights", "nc2_equiangular_means",
+               "nc2_maxangle_means", "nc2_maxangle_weights", "nc3_self_duality", "nc4_agreement")
+
+
+def collapse_table(records: list[dict]):
+    """One row per run: final NC measures, and how many decades NC1 fell from epoch 1 to the end."""
+    import math
+
+    table = run_table(records, tuple(f"{m}_final" for m in NC_MEASURES))
+    table["nc1_decades"] = [math.log10(r["metrics"]["nc1_first"] / r["metrics"]["nc1_final"]) for r in records]
+    return table
+
+
+def collapse_curves(record: dict):
+    """The NC measures against epoch for one run (the epochs at which they were taken)."""
+    import pandas as pd
+
+    return pd.DataFrame([{"epoch": i + 1, **e["nc"]} for i, e in enumerate(record["history"]) if "nc" in e])
