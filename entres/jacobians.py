@@ -69,21 +69,23 @@ def top_singular(jac: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor,
 
 
 def topk_matrix_free(jvp, vjp, n_in: int, k: int, iters: int = 30, oversample: int = 8,
-                     generator: torch.Generator | None = None, dtype=torch.float64):
+                     generator: torch.Generator | None = None, dtype=torch.float64, batch: tuple = ()):
     """Top-k singular triplets of an operator J known only through products.
 
-    ``jvp(V)`` computes J V for V (n_in, m); ``vjp(U)`` computes Jᵀ U for U (n_out, m).
+    ``jvp(V)`` computes J V for V (*batch, n_in, m); ``vjp(U)`` computes Jᵀ U for U (*batch, n_out, m)
+    (``batch`` lets one call handle many operators at once, e.g. one per input sample).
     Randomised subspace iteration with a QR at each step (Halko, Martinsson, Tropp 2011):
-    the error decays like (σ_{k+p+1}/σ_k)^(2·iters). Returns U (n_out, k), S (k,), V (n_in, k).
+    the error decays like (σ_{k+p+1}/σ_k)^(2·iters). Returns U (*batch, n_out, k), S (*batch, k),
+    V (*batch, n_in, k).
     """
     m = k + oversample
-    v = torch.linalg.qr(torch.randn(n_in, m, generator=generator, dtype=dtype))[0]
+    v = torch.linalg.qr(torch.randn(*batch, n_in, m, generator=generator, dtype=dtype))[0]
     for _ in range(iters):
         u = torch.linalg.qr(jvp(v))[0]
         v = torch.linalg.qr(vjp(u))[0]
     b = jvp(v)  # J V = U_b S Wᵀ, so J ≈ U_b S (V W)ᵀ on the subspace
     ub, s, wh = torch.linalg.svd(b, full_matrices=False)
-    return ub[:, :k], s[:k], (v @ wh.T)[:, :k]
+    return ub[..., :k], s[..., :k], (v @ wh.mT)[..., :k]
 
 
 def _bn_scale(bn) -> torch.Tensor:
@@ -91,55 +93,55 @@ def _bn_scale(bn) -> torch.Tensor:
 
 
 def conv_operator(block, h: torch.Tensor):
-    """J_l of a convolutional block at one input h (c, H, W), as products with blocks of vectors.
+    """J_l of a convolutional block at input h, as products with blocks of vectors.
 
     With BatchNorm folded and the ReLU masks fixed at h the block is linear in a tangent v:
-    J v = m_out * s2 * conv2(m_in * s1 * conv1(v)). Returns ``(jvp, vjp, n)``: jvp maps (n, m) to
-    (n, m), vjp applies the adjoint (by autograd through that linear map), n = c*H*W.
+    J v = m_out * s2 * conv2(m_in * s1 * conv1(v)), and its adjoint runs the same steps backwards
+    with transposed convolutions. ``h`` is one input (c, H, W), or a batch (N, c, H, W) whose
+    operators are applied all at once. Returns ``(jvp, vjp, n)``: jvp maps (n, m) to (n, m)
+    ((N, n, m) for a batch), vjp applies the adjoint, n = c*H*W.
     """
     import torch.nn.functional as F
 
-    shape = h.shape
+    single = h.dim() == 3
+    hb = h[None] if single else h
+    batch, shape = hb.shape[0], hb.shape[1:]
+    if block.conv1.stride != (1, 1) or block.conv1.in_channels != block.conv2.out_channels:
+        raise ValueError("conv_operator needs a shape-preserving block (stride 1, equal channels)")
     with torch.no_grad():
-        x = h[None]
-        pre = block.bn1(block.conv1(x))
-        m_in = (pre > 0).to(h.dtype)
-        m_out = ((block.skip(x) + block.bn2(block.conv2(torch.relu(pre)))) > 0).to(h.dtype)
-        s1 = _bn_scale(block.bn1).view(1, -1, 1, 1)
-        s2 = _bn_scale(block.bn2).view(1, -1, 1, 1)
+        pre = block.bn1(block.conv1(hb))
+        a_in = (pre > 0).to(h.dtype) * _bn_scale(block.bn1).view(1, -1, 1, 1)  # (N, c, H, W)
+        a_out = ((block.skip(hb) + block.bn2(block.conv2(torch.relu(pre)))) > 0).to(h.dtype) \
+            * _bn_scale(block.bn2).view(1, -1, 1, 1)
     w1, w2 = block.conv1.weight.detach(), block.conv2.weight.detach()
+    n = hb[0].numel()
 
-    def linear(v: torch.Tensor) -> torch.Tensor:  # (m, c, H, W) -> (m, c, H, W)
-        z = m_in * s1 * F.conv2d(v, w1, padding=1)
-        return m_out * s2 * F.conv2d(z, w2, padding=1)
+    def conv(v, w, transpose=False):  # (N, m, c, H, W) -> (N, m, c, H, W)
+        op = F.conv_transpose2d if transpose else F.conv2d
+        return op(v.reshape(-1, *shape), w, padding=1).reshape(v.shape)
 
-    n = h.numel()
+    def apply(vecs: torch.Tensor, adjoint: bool) -> torch.Tensor:
+        vb = vecs[None] if single else vecs  # (N, n, m)
+        v = vb.mT.reshape(batch, -1, *shape).to(h.dtype)  # (N, m, c, H, W)
+        if adjoint:  # Jᵀ u = conv1ᵀ(a_in * conv2ᵀ(a_out * u))
+            out = conv(a_in[:, None] * conv(a_out[:, None] * v, w2, True), w1, True)
+        else:
+            out = a_out[:, None] * conv(a_in[:, None] * conv(v, w1), w2)
+        out = out.reshape(batch, -1, n).mT.to(vecs.dtype)
+        return out[0] if single else out
 
-    def jvp(vecs: torch.Tensor) -> torch.Tensor:  # (n, m) -> (n, m)
-        out = linear(vecs.T.reshape(-1, *shape).to(h.dtype))
-        return out.reshape(vecs.shape[1], n).T.to(vecs.dtype)
-
-    def vjp(vecs: torch.Tensor) -> torch.Tensor:  # (n, m) -> (n, m): Jᵀ u
-        m = vecs.shape[1]
-        zero = torch.zeros(m, *shape, dtype=h.dtype, requires_grad=True)
-        out = linear(zero)
-        (grad,) = torch.autograd.grad(out, zero, grad_outputs=vecs.T.reshape(m, *shape).to(h.dtype))
-        return grad.reshape(m, n).T.to(vecs.dtype)
-
-    return jvp, vjp, n
+    return (lambda vecs: apply(vecs, False)), (lambda vecs: apply(vecs, True)), n
 
 
-def conv_top_singular(block, h: torch.Tensor, k: int, iters: int = 30, seed: int = 0):
-    """Top-k singular triplets of J_l at each input h (N, c, H, W), matrix-free.
+def conv_top_singular(block, h: torch.Tensor, k: int, iters: int = 30, seed: int = 0, chunk: int = 32):
+    """Top-k singular triplets of J_l at each input h (N, c, H, W), matrix-free, ``chunk`` inputs at a time.
 
     Returns U (N, n, k), S (N, k), V (N, n, k) with n = c*H*W.
     """
-    us, ss, vs = [], [], []
     g = torch.Generator().manual_seed(seed)
-    for x in h:
+    parts = []
+    for start in range(0, len(h), chunk):
+        x = h[start:start + chunk]
         jvp, vjp, n = conv_operator(block, x)
-        u, s, v = topk_matrix_free(jvp, vjp, n, k, iters=iters, generator=g, dtype=h.dtype)
-        us.append(u)
-        ss.append(s)
-        vs.append(v)
-    return torch.stack(us), torch.stack(ss), torch.stack(vs)
+        parts.append(topk_matrix_free(jvp, vjp, n, k, iters=iters, generator=g, dtype=h.dtype, batch=(len(x),)))
+    return tuple(torch.cat(p) for p in zip(*parts))

@@ -39,17 +39,18 @@ class TrainConfig:
     n_train: int = 0  # 0 = the whole training split; else a stratified subset
     seed: int = 0
     grad_clip: float = 0.0  # max global gradient norm; 0 = no clipping
+    eval_every: int = 1  # test-set evaluation every this many epochs (and after the last)
 
     # Options added after the first results: left out of to_dict() (and so of every cache key) while
     # they hold their default, so results computed before they existed keep their keys.
-    _LATER_OPTIONS = ("grad_clip",)
+    _LATER_OPTIONS = ("grad_clip", "eval_every")
 
     def __post_init__(self):
         data.parse_name(self.dataset)
         mappings.check_name(self.skip)
         if self.arch not in models.names():
             raise ValueError(f"unknown architecture {self.arch!r}; valid: {', '.join(models.names())}")
-        for name in ("depth", "width", "epochs", "batch_size"):
+        for name in ("depth", "width", "epochs", "batch_size", "eval_every"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if self.n_train < 0:
@@ -149,13 +150,15 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
             step += 1
             loss_sum += loss.item() * len(idx)
             correct += (out.argmax(1) == yb).sum().item()
-        test = evaluate(model, ds.x_test, ds.y_test)
         history.append({"epoch": epoch + 1, "lr": lr_at(step - 1), "train_loss": loss_sum / len(x_train),
-                        "train_acc": correct / len(x_train), "test_loss": test["loss"], "test_acc": test["acc"]})
+                        "train_acc": correct / len(x_train)})
+        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+            test = evaluate(model, ds.x_test, ds.y_test)
+            history[-1].update(test_loss=test["loss"], test_acc=test["acc"])
         if on_epoch is not None:
             with torch.no_grad():
                 history[-1].update(on_epoch(epoch + 1, model) or {})
-        bar.set_postfix(train=f"{correct / len(x_train):.3f}", test=f"{test['acc']:.3f}")
+        bar.set_postfix(train=f"{correct / len(x_train):.3f}", test=f"{history[-1].get('test_acc', float('nan')):.3f}")
     train_eval = evaluate(model, x_train, y_train)
     metrics = {"train_acc": train_eval["acc"], "train_loss": train_eval["loss"],
                "test_acc": history[-1]["test_acc"], "test_loss": history[-1]["test_loss"],

@@ -23,6 +23,20 @@ def test_trajectory_and_jacobian_share_one_training_run(real_data, isolated_resu
     assert all(abs(jac["arrays"]["overlap_u"][i][i] - 1) < 1e-3 for i in range(3))
 
 
+def test_conv_jacobian_experiment(real_data, isolated_results):
+    """The RA conv net: top-C triplets matrix-free, no rank (RA-3 is for MLPs), eval every 2 epochs."""
+    cfg = dict(dataset="cifar10-2", arch="resconv", depth=2, width=4, epochs=2, batch_size=128, n_train=256,
+               n_samples=8, eval_every=2)
+    jac = run_sweep("ra_jacobian", [cfg])[0]
+    m = jac["metrics"]
+    assert m["rank_mean"] is None and m["energy_top_c_mean"] is None
+    assert math.isclose(m["random_overlap"], 2 / (4 * 16 * 16))
+    assert 0 < m["within_alignment_mean"] <= 1 and m["sigma1_mean"] > 0
+    assert [("test_acc" in e) for e in jac["history"]] == [False, True]
+    traj = run_sweep("ra_trajectory", [dict(cfg, n_samples=8)])[0]
+    assert traj["metrics"]["test_acc"] == m["test_acc"]  # the same checkpoint
+
+
 def test_collapse_is_measured_during_training(real_data):
     rec = run_sweep("ra_collapse", [dict(TINY, epochs=4, nc_every=2, n_samples=200)])[0]
     measured = [e["epoch"] for e in rec["history"] if "nc" in e]

@@ -103,3 +103,13 @@ def test_conv_model_interface():
     x = torch.randn(2, 3, 32, 32)
     assert m(x).shape == (2, 10)
     assert m.trajectory(x).shape == (2, 4, 8 * 16 * 16)
+
+
+def test_conv_operator_batched_equals_one_at_a_time(conv_block):
+    blk, h = conv_block
+    jvp_b, vjp_b, n = jacobians.conv_operator(blk, h)
+    vecs = torch.randn(2, n, 3, dtype=torch.float64)
+    for i in range(2):
+        jvp, vjp, _ = jacobians.conv_operator(blk, h[i])
+        assert torch.allclose(jvp_b(vecs)[i], jvp(vecs[i]), atol=1e-12)
+        assert torch.allclose(vjp_b(vecs)[i], vjp(vecs[i]), atol=1e-12)

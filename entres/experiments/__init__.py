@@ -6,7 +6,7 @@ matching) and a dict of defaults that doubles as the list of valid options.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 _REGISTRY: dict[str, "Experiment"] = {}
@@ -19,35 +19,42 @@ class Experiment:
     defaults: dict
     fn: Callable[[dict], dict]
     validate: Callable[[dict], None] | None = None
+    # Options added after results existed: accepted, but part of the config (and of its cache key)
+    # only when they differ from these defaults, so older results keep their keys.
+    later: dict = field(default_factory=dict)
 
     def full_config(self, overrides: dict | None = None) -> dict:
         """Defaults overlaid with ``overrides``; unknown keys and wrong types are errors."""
         overrides = dict(overrides or {})
-        unknown = set(overrides) - set(self.defaults)
+        unknown = set(overrides) - set(self.defaults) - set(self.later)
         if unknown:
             raise ValueError(f"experiment {self.name!r} has no option(s) {sorted(unknown)}; "
-                             f"valid: {sorted(self.defaults)}")
-        cfg = {**self.defaults, **overrides}
-        for k, default in self.defaults.items():
-            v = cfg[k]
-            if isinstance(default, bool) or isinstance(v, bool):
-                ok = isinstance(v, bool) == isinstance(default, bool)
-            elif isinstance(default, float):
-                ok = isinstance(v, (int, float))
-                cfg[k] = float(v) if ok else v
-            else:
-                ok = isinstance(v, type(default))
-            if not ok:
-                raise TypeError(f"option {k!r} of {self.name!r} must be {type(default).__name__}, "
-                                f"got {v!r} ({type(v).__name__})")
+                             f"valid: {sorted({*self.defaults, *self.later})}")
+        cfg = {k: self._checked(k, default, overrides.get(k, default)) for k, default in self.defaults.items()}
+        for k, default in self.later.items():
+            if k in overrides and (v := self._checked(k, default, overrides[k])) != default:
+                cfg[k] = v
         if self.validate:
             self.validate(cfg)
         return cfg
 
+    def _checked(self, key: str, default, v):
+        if isinstance(default, bool) or isinstance(v, bool):
+            ok = isinstance(v, bool) == isinstance(default, bool)
+        elif isinstance(default, float):
+            ok = isinstance(v, (int, float))
+            v = float(v) if ok else v
+        else:
+            ok = isinstance(v, type(default))
+        if not ok:
+            raise TypeError(f"option {key!r} of {self.name!r} must be {type(default).__name__}, "
+                            f"got {v!r} ({type(v).__name__})")
+        return v
 
-def experiment(name: str, version: int, defaults: dict, validate=None):
+
+def experiment(name: str, version: int, defaults: dict, validate=None, later: dict | None = None):
     def wrap(fn):
-        _REGISTRY[name] = Experiment(name, version, defaults, fn, validate)
+        _REGISTRY[name] = Experiment(name, version, defaults, fn, validate, dict(later or {}))
         return fn
     return wrap
 

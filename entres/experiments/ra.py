@@ -8,6 +8,7 @@ from ..train import TrainConfig
 from . import experiment, grid_runs
 
 TRAIN_DEFAULTS = TrainConfig().to_dict()
+TRAIN_LATER = {k: getattr(TrainConfig(), k) for k in TrainConfig._LATER_OPTIONS}  # see TrainConfig
 
 
 def _round(t: torch.Tensor, digits: int = 6) -> list:
@@ -16,18 +17,18 @@ def _round(t: torch.Tensor, digits: int = 6) -> list:
 
 
 def _validate(cfg: dict) -> None:
-    TrainConfig.from_dict({k: cfg[k] for k in TRAIN_DEFAULTS})
+    train_config(cfg)
     if cfg["n_samples"] < 1:
         raise ValueError(f"n_samples must be >= 1, got {cfg['n_samples']}")
 
 
 def train_config(cfg: dict) -> TrainConfig:
-    return TrainConfig.from_dict({k: cfg[k] for k in TRAIN_DEFAULTS})
+    return TrainConfig.from_dict({k: cfg[k] for k in (*TRAIN_DEFAULTS, *TRAIN_LATER) if k in cfg})
 
 
 @experiment("ra_trajectory", version=1,
             defaults={**TRAIN_DEFAULTS, "n_samples": 1000, "sample_seed": 0, "n_examples": 8},
-            validate=_validate)
+            validate=_validate, later=TRAIN_LATER)
 def ra_trajectory(cfg: dict) -> dict:
     """Train (or load) a model, then measure RA-1 on ``n_samples`` stratified test inputs."""
     tcfg = train_config(cfg)
@@ -89,18 +90,44 @@ def jacobian_table(records: list[dict]):
 
 @experiment("ra_jacobian", version=1,
             defaults={**TRAIN_DEFAULTS, "n_samples": 500, "sample_seed": 0, "rank_eps": 1e-2, "n_top": 15},
-            validate=_validate)
+            validate=_validate, later=TRAIN_LATER)
 def ra_jacobian(cfg: dict) -> dict:
-    """Train (or load) a ResMLP, then measure RA-2 … RA-4 on the residual Jacobians of every block."""
-    from .. import alignment, jacobians
+    """Train (or load) a ResMLP or the RA conv net (``arch="resconv"``), then measure RA-2 … RA-4 on
+    the residual Jacobians of every block (exact for MLP blocks, top-C matrix-free for conv blocks)."""
+    from .. import alignment
 
     tcfg = train_config(cfg)
     model, history, metrics = checkpoints.trained(tcfg)
     ds = data.load(tcfg.dataset)
     c = ds.num_classes
     idx = data.stratified_indices(ds.y_test, min(cfg["n_samples"], len(ds.y_test)), seed=cfg["sample_seed"])
+    if tcfg.arch == "resconv":
+        us, vs, per_block = _conv_blocks(model, ds.x_test[idx], c)
+    else:
+        us, vs, per_block = _mlp_blocks(model, ds.x_test[idx], c, cfg)
+    overlap_u = alignment.overlap_matrix(torch.stack(us))
+    overlap_v = alignment.overlap_matrix(torch.stack(vs))
+    L = len(model.blocks)
+    off = ~torch.eye(L, dtype=torch.bool)
+    mean = lambda key: sum(b[key] for b in per_block) / L if key in per_block[0] else None  # noqa: E731
+    return {
+        "metrics": {**metrics, "num_classes": c, "n_samples": len(idx), "width": tcfg.width,
+                    "random_overlap": c / us[0].shape[1],
+                    "sigma1_mean": mean("sigma1"), "rank_mean": mean("rank"),
+                    "energy_top_c_mean": mean("energy_top_c"), "within_alignment_mean": mean("within_alignment"),
+                    "overlap_u_mean": overlap_u[off].mean().item() if L > 1 else float("nan"),
+                    "overlap_v_mean": overlap_v[off].mean().item() if L > 1 else float("nan")},
+        "history": history,
+        "arrays": {"blocks": per_block, "overlap_u": _round(overlap_u, 4), "overlap_v": _round(overlap_v, 4)},
+    }
+
+
+def _mlp_blocks(model, x: torch.Tensor, c: int, cfg: dict):
+    """Exact Jacobians of every fully-connected block: top-C vectors and per-block summaries."""
+    from .. import alignment, jacobians
+
     with torch.no_grad():
-        inputs = model.trajectory(ds.x_test[idx])[:, :-1]  # (N, L, d): the input h_{l-1} of block l
+        inputs = model.trajectory(x)[:, :-1]  # (N, L, d): the input h_{l-1} of block l
     us, vs, per_block = [], [], []
     for l, block in enumerate(model.blocks):
         u, s, v = jacobians.top_singular(jacobians.mlp_jacobians(block, inputs[:, l]), c)
@@ -115,26 +142,32 @@ def ra_jacobian(cfg: dict) -> dict:
             "within_alignment": alignment.within_alignment(u, v).mean().item(),
             "top_singular_values": _round(s[:, :cfg["n_top"]].mean(0)),
         })
-    overlap_u = alignment.overlap_matrix(torch.stack(us))
-    overlap_v = alignment.overlap_matrix(torch.stack(vs))
-    L = len(model.blocks)
-    off = ~torch.eye(L, dtype=torch.bool)
-    mean = lambda key: sum(b[key] for b in per_block) / L  # noqa: E731
-    return {
-        "metrics": {**metrics, "num_classes": c, "n_samples": len(idx), "width": tcfg.width,
-                    "random_overlap": c / tcfg.width,
-                    "sigma1_mean": mean("sigma1"), "rank_mean": mean("rank"),
-                    "energy_top_c_mean": mean("energy_top_c"), "within_alignment_mean": mean("within_alignment"),
-                    "overlap_u_mean": overlap_u[off].mean().item() if L > 1 else float("nan"),
-                    "overlap_v_mean": overlap_v[off].mean().item() if L > 1 else float("nan")},
-        "history": history,
-        "arrays": {"blocks": per_block, "overlap_u": _round(overlap_u, 4), "overlap_v": _round(overlap_v, 4)},
-    }
+    return us, vs, per_block
+
+
+def _conv_blocks(model, x: torch.Tensor, c: int):
+    """Top-C singular triplets of every convolutional block, matrix-free (no rank or energy:
+    those need the whole spectrum, and RA-3 is stated for fully-connected networks)."""
+    from .. import alignment, jacobians
+
+    us, vs, per_block = [], [], []
+    with torch.no_grad():
+        h = model.stem(x)  # (N, c, H, W)
+    for block in model.blocks:
+        u, s, v = jacobians.conv_top_singular(block, h, c)
+        us.append(u)
+        vs.append(v)
+        per_block.append({"sigma1": s[:, 0].mean().item(),
+                          "within_alignment": alignment.within_alignment(u, v).mean().item(),
+                          "top_singular_values": _round(s.mean(0))})
+        with torch.no_grad():
+            h = block(h)
+    return us, vs, per_block
 
 
 @experiment("ra_collapse", version=1,
             defaults={**TRAIN_DEFAULTS, "n_samples": 2000, "sample_seed": 0, "nc_every": 10},
-            validate=_validate)
+            validate=_validate, later=TRAIN_LATER)
 def ra_collapse(cfg: dict) -> dict:
     """Train a model and measure Neural Collapse (NC1–NC4) of its last-layer features during training.
 
