@@ -149,12 +149,19 @@ def verdict_row(dataset: str, verdict: str, seeds: int, test_acc: float, train_a
             "train_acc": _r(train_acc), "effects": {k: [_r(v) for v in est] for k, est in effects.items()}}
 
 
-def record_verdict(claim_id: str, profile: str, rows: list[dict]) -> Path:
-    """File the verdict of ``claim_id`` computed under ``profile`` (one row per dataset)."""
+def record_verdict(claim_id: str, profile: str, rows: list[dict], notebook: str | None = None) -> Path:
+    """File the verdict of ``claim_id`` computed under ``profile`` (one row per dataset).
+
+    A notebook other than the claim's own (e.g. the conv-net page, which tests several claims)
+    files its rows apart, under its name; the dashboard shows the rows of all of them.
+    """
     if claim_id not in CLAIMS:
         raise ValueError(f"unknown claim {claim_id!r}; valid: {', '.join(CLAIMS)}")
-    path = results.results_root() / "claims" / f"{claim_id}.{profile}.json"
-    payload = {"claim": claim_id, "profile": profile, "notebook": CLAIMS[claim_id].notebook, "rows": rows}
+    own = notebook is None or notebook == CLAIMS[claim_id].notebook
+    name = f"{claim_id}.{profile}.json" if own else f"{claim_id}+{notebook}.{profile}.json"
+    path = results.results_root() / "claims" / name
+    payload = {"claim": claim_id, "profile": profile, "notebook": CLAIMS[claim_id].notebook if own else notebook,
+               "rows": rows}
     results.atomic_write_bytes(path, (json.dumps(payload, indent=1, sort_keys=True) + "\n").encode())
     return path
 
@@ -162,19 +169,23 @@ def record_verdict(claim_id: str, profile: str, rows: list[dict]) -> Path:
 def load_verdicts(profiles: tuple[str, ...] = ("paper", "book")) -> pd.DataFrame:
     """One row per claim (and dataset): the filed verdict of the first profile in ``profiles`` that has one."""
     rows = []
+    folder = results.results_root() / "claims"
     for claim in CLAIMS.values():
-        record = None
-        for profile in profiles:
-            path = results.results_root() / "claims" / f"{claim.id}.{profile}.json"
-            if path.exists():
-                record = json.loads(path.read_text())
-                break
+        records = []
+        for pattern in (f"{claim.id}.{{}}.json", f"{claim.id}+*.{{}}.json"):  # the claim's page, then others
+            for stem in sorted({p.name.rsplit(".", 2)[0] for p in folder.glob(pattern.format("*"))}):
+                for profile in profiles:
+                    path = folder / f"{stem}.{profile}.json"
+                    if path.exists():
+                        records.append(json.loads(path.read_text()))
+                        break
         base = {"claim": claim.id, "text": claim.text, "notebook": claim.notebook or ""}
-        if record is None:
+        if not records:
             rows.append({**base, "dataset": "", "verdict": "not yet run", "effect": "", "seeds": None,
                          "profile": "", "test_acc": None, "train_acc": None})
             continue
-        for row in record["rows"]:
+        for record, row in ((rec, row) for rec in records for row in rec["rows"]):
+            base = {**base, "notebook": record["notebook"] or ""}
             effect = "; ".join(f"{k} {v[0]:.3g} [{v[1]:.3g}, {v[2]:.3g}]" if None not in v else f"{k} {v[0]}"
                                for k, v in row["effects"].items())
             rows.append({**base, "dataset": row["dataset"], "verdict": row["verdict"], "effect": effect,

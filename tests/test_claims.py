@@ -23,6 +23,16 @@ def test_paper_profile_takes_precedence(isolated_results):
     assert table.loc["RA-4", "verdict"] == "supported" and table.loc["RA-4", "profile"] == "paper"
 
 
+def test_another_notebook_files_its_rows_beside_the_claims_own(isolated_results):
+    claims.record_verdict("RA-2", "book", [claims.verdict_row("mnist", "supported", 3, 0.98, 1.0, a=(1, .9, 1.1))])
+    claims.record_verdict("RA-2", "book", [claims.verdict_row("cifar10 (conv)", "contradicted", 2, 0.5, 1.0,
+                                                              a=(0.1, 0, 0.2))], notebook="ra_conv")
+    claims.record_verdict("RA-2", "book", [claims.verdict_row("mnist", "inconclusive", 3, 0.98, 1.0, a=(1, 0, 2))])
+    rows = claims.load_verdicts(("paper", "book")).query("claim == 'RA-2'")
+    assert rows[["dataset", "verdict", "notebook"]].values.tolist() == [
+        ["mnist", "inconclusive", "ra2_alignment"], ["cifar10 (conv)", "contradicted", "ra_conv"]]
+
+
 def test_bad_records_are_refused():
     with pytest.raises(ValueError, match="valid: ERM-1"):
         claims.record_verdict("RA-9", "book", [])
