@@ -142,7 +142,37 @@ def _parser() -> argparse.ArgumentParser:
     cl = sub.add_parser("claims", help="the claims table: verdicts filed by the executed notebooks")
     cl.add_argument("--profile", action="append", choices=profiles.PROFILES,
                     help="profile(s) to read, in order of preference (default: paper, then book)")
+    ver = sub.add_parser("verify", help="recompute the cheapest committed results and report any that differ")
+    ver.add_argument("--chapter", action="append", help="RA or ERM (default: both)")
+    ver.add_argument("--per-chapter", type=int, default=1, help="runs to recompute per chapter (cheapest first)")
+    ver.add_argument("--max-seconds", type=float, default=600.0,
+                     help="only runs whose committed wall time was at most this")
+    ver.add_argument("--tolerance", type=float, default=1e-6,
+                     help="largest relative difference of a metric still counted as reproduced")
+    ver.add_argument("files", nargs="*", help="result files to recompute instead of choosing")
     return ap
+
+
+def _verify(args) -> int:
+    import json
+
+    from . import verify
+
+    if args.files:
+        chosen = []
+        for f in args.files:
+            path = Path(f)
+            if not path.is_file():
+                raise UsageError(f"no result file {f}")
+            chosen.append((path, json.loads(path.read_text())))
+    else:
+        chosen = verify.choose(args.chapter or list(verify.CHAPTERS), args.per_chapter, args.max_seconds)
+    if not chosen:
+        raise UsageError("no committed result is cheap enough to recompute (see --max-seconds)")
+    checks = verify.verify(chosen, args.tolerance)
+    bad = [c for c in checks if not c.ok]
+    print(f"{len(checks) - len(bad)} of {len(checks)} results reproduce (tolerance {args.tolerance:g})")
+    return 1 if bad else 0
 
 
 def main(argv=None) -> int:
@@ -153,6 +183,8 @@ def main(argv=None) -> int:
 
             print(claims.verdicts_text(claims.load_verdicts(tuple(args.profile or ("paper", "book")))))
             return 0
+        if args.command == "verify":
+            return _verify(args)
         if args.command == "list":
             for name, path in profiles.notebooks().items():
                 print(f"{name}: {', '.join(notebook_parameters(path))}")

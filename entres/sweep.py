@@ -8,6 +8,7 @@ sweep loses only the runs in flight, and rerunning it resumes.
 """
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import time
@@ -75,6 +76,18 @@ def _completed(executor: Executor, name: str, configs: list[dict], todo: list[in
         yield futures[fut], fut
 
 
+def failure_path(name: str, version: int, config: dict):
+    return results.results_root() / "_failures" / name / f"{results.config_key(name, version, config)}.json"
+
+
+def _record_failure(name: str, version: int, config: dict, message: str) -> None:
+    """A failed run (e.g. a diverged training) leaves a failure record, never a result: a rerun tries again."""
+    record = {"experiment": name, "version": version, "config": config, "error": message,
+              "provenance": results.provenance(0.0)}
+    results.atomic_write_bytes(failure_path(name, version, config),
+                               (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
+
+
 def run_sweep(name: str, configs: list[dict], executor: Executor | None = None,
               progress: bool | None = None) -> list[dict]:
     """Records for every config (in order): from the cache, else computed.
@@ -107,11 +120,14 @@ def run_sweep(name: str, configs: list[dict], executor: Executor | None = None,
                 except FAIL_FAST:
                     raise  # the same for every run: stop now instead of failing each one
                 except Exception as err:  # noqa: BLE001  (collected, reported below)
-                    failures.append((full[i], "".join(traceback.format_exception_only(err)).strip()))
+                    message = "".join(traceback.format_exception_only(err)).strip()
+                    failures.append((full[i], message))
+                    _record_failure(name, exp.version, full[i], message)
         finally:
             if own:
                 executor.shutdown()
         if failures:
             lines = "\n".join(f"  {cfg}: {msg}" for cfg, msg in failures)
-            raise SweepError(f"{len(failures)} of {len(missing)} runs failed (the rest were saved):\n{lines}")
+            raise SweepError(f"{len(failures)} of {len(missing)} runs failed (the rest were saved; failure records "
+                             f"in {results.results_root() / '_failures' / name}):\n{lines}")
     return found

@@ -50,6 +50,8 @@ def test_failed_runs_are_reported_and_not_saved(isolated_results):
     with pytest.raises(sweep.SweepError, match="(?s)1 of 2 runs failed.*negative x"):
         sweep.run_sweep("toy_square", [{"x": -1}, {"x": 6}])
     assert len(list((isolated_results / "toy_square").glob("*.json"))) == 1
+    failed = json.loads(next((isolated_results / "_failures" / "toy_square").glob("*.json")).read_text())
+    assert failed["config"]["x"] == -1 and "negative x" in failed["error"]
 
 
 def test_bad_options_name_valid_ones():

@@ -1,0 +1,122 @@
+"""Recompute committed results and report any that no longer reproduce (``entres verify``).
+
+A result is trusted because its file names the exact config, experiment version and code that made
+it. That trust is only as good as the code: a change that silently alters a computation leaves old
+files that no longer match what the code now does. ``verify`` picks the cheapest committed runs of
+each chapter, recomputes them from scratch (training included, in a scratch results folder, with the
+thread count recorded in their provenance) and compares every metric.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import experiments, results
+
+CHAPTERS = {"RA": ("ra_trajectory", "ra_jacobian", "ra_collapse"), "ERM": ("erm_train",)}
+_TIMINGS = ("seconds",)  # metrics that are timings, never compared
+
+
+@dataclass
+class Check:
+    path: Path
+    experiment: str
+    wall_seconds: float
+    max_diff: float = math.nan
+    worst: str = ""
+    ok: bool = False
+    error: str = ""
+
+    def line(self) -> str:
+        status = "ok" if self.ok else "DIFFERS" if not self.error else "FAILED"
+        detail = self.error or f"max |Δ| {self.max_diff:.3g} ({self.worst})"
+        return f"{status:8s} {self.experiment:14s} {self.path.name}  {detail}  (committed run took {self.wall_seconds:.0f} s)"
+
+
+def cost(record: dict) -> float:
+    """Seconds a recomputation takes: the run's wall time, or its training time if it reused a checkpoint."""
+    return max(record["provenance"]["wall_seconds"], record["metrics"].get("train_seconds", 0.0))
+
+
+def committed(experiment: str, root: Path | None = None) -> list[tuple[Path, dict]]:
+    """Every result file of ``experiment`` under the results root, cheapest first."""
+    folder = (root or results.results_root()) / experiment
+    records = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            records.append((path, json.loads(path.read_text())))
+        except (OSError, json.JSONDecodeError) as err:
+            raise results.CorruptResultError(f"{path} is not valid JSON ({err})") from err
+    return sorted(records, key=lambda pr: (cost(pr[1]), pr[0].name))
+
+
+def choose(chapters: list[str], per_chapter: int = 1, max_seconds: float = 600.0) -> list[tuple[Path, dict]]:
+    """The ``per_chapter`` cheapest committed runs of each chapter that took at most ``max_seconds``."""
+    unknown = set(chapters) - set(CHAPTERS)
+    if unknown:
+        raise ValueError(f"unknown chapter(s) {sorted(unknown)}; valid: {', '.join(CHAPTERS)}")
+    chosen = []
+    for chapter in chapters:
+        pool = sorted((pr for exp in CHAPTERS[chapter] for pr in committed(exp)), key=lambda pr: cost(pr[1]))
+        chosen += [pr for pr in pool if cost(pr[1]) <= max_seconds][:per_chapter]
+    return chosen
+
+
+def compare(old: dict, new: dict, tolerance: float) -> tuple[float, str, bool]:
+    """Largest relative difference over the numeric metrics (timings excluded)."""
+    worst, worst_key = 0.0, ""
+    for key, a in old.items():
+        if any(t in key for t in _TIMINGS) or not isinstance(a, (int, float)) or isinstance(a, bool):
+            continue
+        b = new.get(key)
+        if not isinstance(b, (int, float)):
+            return math.inf, f"{key} missing", False
+        if math.isnan(a) or math.isnan(b):
+            diff = 0.0 if math.isnan(a) and math.isnan(b) else math.inf
+        else:
+            diff = abs(a - b) / max(1.0, abs(a), abs(b))
+        if diff > worst or not worst_key:
+            worst, worst_key = diff, key
+    return worst, worst_key, worst <= tolerance
+
+
+def recompute(record: dict) -> dict:
+    """Run the record's experiment again from nothing, in a scratch results folder."""
+    import torch
+
+    exp = experiments.get(record["experiment"])
+    if exp.version != record["version"]:
+        raise results.CorruptResultError(
+            f"made by {record['experiment']} v{record['version']}, the code is v{exp.version}: it is stale "
+            f"and no longer used (a new run gets a new key)")
+    threads = torch.get_num_threads()
+    saved = os.environ.get("ENTRES_RESULTS")
+    with tempfile.TemporaryDirectory(prefix="entres-verify-") as scratch:
+        os.environ["ENTRES_RESULTS"] = scratch
+        torch.set_num_threads(int(record["provenance"].get("threads") or threads))
+        try:
+            return exp.fn(exp.full_config(record["config"]))
+        finally:
+            torch.set_num_threads(threads)
+            if saved is None:
+                os.environ.pop("ENTRES_RESULTS", None)
+            else:
+                os.environ["ENTRES_RESULTS"] = saved
+
+
+def verify(chosen: list[tuple[Path, dict]], tolerance: float = 1e-6, report=print) -> list[Check]:
+    checks = []
+    for path, record in chosen:
+        check = Check(path, record["experiment"], cost(record))
+        try:
+            new = recompute(record)
+            check.max_diff, check.worst, check.ok = compare(record["metrics"], new["metrics"], tolerance)
+        except Exception as err:  # noqa: BLE001  (reported per run)
+            check.error = f"{type(err).__name__}: {err}"
+        report(check.line())
+        checks.append(check)
+    return checks
