@@ -50,9 +50,13 @@ def execute(name: str, config: dict) -> dict:
         torch.set_num_threads(int(threads))
     start = time.perf_counter()
     parts = exp.fn(config)
+    prov = results.provenance(time.perf_counter() - start)
+    # Timings are provenance, not results: kept out of the metrics, so a rerun writes identical metrics.
+    metrics = parts.get("metrics", {})
+    prov.update({k: round(metrics.pop(k), 3) for k in [k for k in metrics if k.endswith("_seconds")]})
     record = {"experiment": name, "version": exp.version,
               "key": results.config_key(name, exp.version, config), "config": config, **parts,
-              "provenance": results.provenance(time.perf_counter() - start)}
+              "provenance": prov}
     results.save(record)
     return record
 

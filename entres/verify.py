@@ -39,7 +39,8 @@ class Check:
 
 def cost(record: dict) -> float:
     """Seconds a recomputation takes: the run's wall time, or its training time if it reused a checkpoint."""
-    return max(record["provenance"]["wall_seconds"], record["metrics"].get("train_seconds", 0.0))
+    prov = record["provenance"]
+    return max(prov["wall_seconds"], prov.get("train_seconds", 0.0), record["metrics"].get("train_seconds", 0.0))
 
 
 def committed(experiment: str, root: Path | None = None) -> list[tuple[Path, dict]]:
