@@ -37,6 +37,24 @@ def test_conv_jacobian_experiment(real_data, isolated_results):
     assert traj["metrics"]["test_acc"] == m["test_acc"]  # the same checkpoint
 
 
+def test_untangled_frame(real_data, isolated_results):
+    """X-1: J̃_l = P_l⁻¹ J_l P_{l-1}. Orthogonal frames keep singular values and change vectors;
+    for the identity skip the untangled frame is the raw one."""
+    raw, untangled = run_sweep("ra_jacobian", [dict(TINY, skip="orthogonal"),
+                                               dict(TINY, skip="orthogonal", frame="untangled")])
+    assert raw["key"] != untangled["key"]
+    assert math.isclose(raw["metrics"]["sigma1_mean"], untangled["metrics"]["sigma1_mean"], rel_tol=1e-5)
+    assert abs(raw["metrics"]["within_alignment_mean"] - untangled["metrics"]["within_alignment_mean"]) > 1e-3
+    ident = run_sweep("ra_jacobian", [TINY, dict(TINY, frame="untangled")])
+    assert ident[0]["metrics"] == ident[1]["metrics"]
+    traj = run_sweep("ra_trajectory", [dict(TINY, skip="sparse"), dict(TINY, skip="sparse", frame="untangled")])
+    assert traj[0]["metrics"]["lin_mean"] != traj[1]["metrics"]["lin_mean"]
+    with pytest.raises(ValueError, match="needs an invertible skip"):
+        run_sweep("ra_jacobian", [dict(TINY, skip="none", frame="untangled")])
+    with pytest.raises(ValueError, match="unknown frame 'tangled'; valid: raw, untangled"):
+        run_sweep("ra_jacobian", [dict(TINY, frame="tangled")])
+
+
 def test_collapse_is_measured_during_training(real_data):
     rec = run_sweep("ra_collapse", [dict(TINY, epochs=4, nc_every=2, n_samples=200)])[0]
     measured = [e["epoch"] for e in rec["history"] if "nc" in e]

@@ -9,6 +9,8 @@ from . import experiment, grid_runs
 
 TRAIN_DEFAULTS = TrainConfig().to_dict()
 TRAIN_LATER = {k: getattr(TrainConfig(), k) for k in TrainConfig._LATER_OPTIONS}  # see TrainConfig
+FRAMES = ("raw", "untangled")
+MEASURE_LATER = {**TRAIN_LATER, "frame": "raw"}  # frame: where h_l and J_l are expressed (X-1)
 
 
 def _round(t: torch.Tensor, digits: int = 6) -> list:
@@ -18,6 +20,12 @@ def _round(t: torch.Tensor, digits: int = 6) -> list:
 
 def _validate(cfg: dict) -> None:
     train_config(cfg)
+    if cfg.get("frame", "raw") not in FRAMES:
+        raise ValueError(f"unknown frame {cfg['frame']!r}; valid: {', '.join(FRAMES)}")
+    if cfg.get("frame", "raw") == "untangled" and cfg["skip"] == "none":
+        raise ValueError("the untangled frame needs an invertible skip mapping E; skip='none' has E = 0")
+    if cfg.get("frame", "raw") == "untangled" and cfg["arch"] != "resmlp":
+        raise ValueError(f"the untangled frame is implemented for arch='resmlp', got {cfg['arch']!r}")
     if cfg["n_samples"] < 1:
         raise ValueError(f"n_samples must be >= 1, got {cfg['n_samples']}")
 
@@ -26,9 +34,25 @@ def train_config(cfg: dict) -> TrainConfig:
     return TrainConfig.from_dict({k: cfg[k] for k in (*TRAIN_DEFAULTS, *TRAIN_LATER) if k in cfg})
 
 
+def untangling_frames(model) -> torch.Tensor | None:
+    """P_0 … P_L with P_0 = I and P_l = E_l P_{l-1} (float64, (L+1, d, d)); None for the identity skip.
+
+    If the blocks only applied their skips, h_l would be P_l h_0: ĥ_l = P_l⁻¹ h_l undoes the rotation
+    (or shear) that the entangled skips accumulate, and J̃_l = P_l⁻¹ J_l P_{l-1} is the residual
+    Jacobian in those coordinates (X-1).
+    """
+    if all(b.skip.name == "identity" for b in model.blocks):
+        return None
+    d = model.blocks[0].skip.E.shape[0]
+    frames = [torch.eye(d, dtype=torch.float64)]
+    for block in model.blocks:
+        frames.append(block.skip.E.double() @ frames[-1])
+    return torch.stack(frames)
+
+
 @experiment("ra_trajectory", version=1,
             defaults={**TRAIN_DEFAULTS, "n_samples": 1000, "sample_seed": 0, "n_examples": 8},
-            validate=_validate, later=TRAIN_LATER)
+            validate=_validate, later=MEASURE_LATER)
 def ra_trajectory(cfg: dict) -> dict:
     """Train (or load) a model, then measure RA-1 on ``n_samples`` stratified test inputs."""
     tcfg = train_config(cfg)
@@ -37,6 +61,9 @@ def ra_trajectory(cfg: dict) -> dict:
     idx = data.stratified_indices(ds.y_test, min(cfg["n_samples"], len(ds.y_test)), seed=cfg["sample_seed"])
     with torch.no_grad():
         traj = model.trajectory(ds.x_test[idx])[:, 1:]  # (N, L, d): h_1..h_L
+    frames = untangling_frames(model) if cfg.get("frame", "raw") == "untangled" else None
+    if frames is not None:  # ĥ_l = P_l⁻¹ h_l
+        traj = torch.linalg.solve(frames[1:], traj.double().transpose(0, 1).mT).mT.transpose(0, 1).float()
     lin = trajectory.linearity(traj)
     cv = trajectory.step_cv(traj)
     steps = trajectory.step_lengths(traj)
@@ -90,7 +117,7 @@ def jacobian_table(records: list[dict]):
 
 @experiment("ra_jacobian", version=1,
             defaults={**TRAIN_DEFAULTS, "n_samples": 500, "sample_seed": 0, "rank_eps": 1e-2, "n_top": 15},
-            validate=_validate, later=TRAIN_LATER)
+            validate=_validate, later=MEASURE_LATER)
 def ra_jacobian(cfg: dict) -> dict:
     """Train (or load) a ResMLP or the RA conv net (``arch="resconv"``), then measure RA-2 … RA-4 on
     the residual Jacobians of every block (exact for MLP blocks, top-C matrix-free for conv blocks)."""
@@ -104,7 +131,8 @@ def ra_jacobian(cfg: dict) -> dict:
     if tcfg.arch == "resconv":
         us, vs, per_block = _conv_blocks(model, ds.x_test[idx], c)
     else:
-        us, vs, per_block = _mlp_blocks(model, ds.x_test[idx], c, cfg)
+        frames = untangling_frames(model) if cfg.get("frame", "raw") == "untangled" else None
+        us, vs, per_block = _mlp_blocks(model, ds.x_test[idx], c, cfg, frames)
     overlap_u = alignment.overlap_matrix(torch.stack(us))
     overlap_v = alignment.overlap_matrix(torch.stack(vs))
     L = len(model.blocks)
@@ -122,15 +150,19 @@ def ra_jacobian(cfg: dict) -> dict:
     }
 
 
-def _mlp_blocks(model, x: torch.Tensor, c: int, cfg: dict):
-    """Exact Jacobians of every fully-connected block: top-C vectors and per-block summaries."""
+def _mlp_blocks(model, x: torch.Tensor, c: int, cfg: dict, frames: torch.Tensor | None = None):
+    """Exact Jacobians of every fully-connected block: top-C vectors and per-block summaries
+    (in the untangled frame J̃_l = P_l⁻¹ J_l P_{l-1} if ``frames`` are given)."""
     from .. import alignment, jacobians
 
     with torch.no_grad():
         inputs = model.trajectory(x)[:, :-1]  # (N, L, d): the input h_{l-1} of block l
     us, vs, per_block = [], [], []
     for l, block in enumerate(model.blocks):
-        u, s, v = jacobians.top_singular(jacobians.mlp_jacobians(block, inputs[:, l]), c)
+        jac = jacobians.mlp_jacobians(block, inputs[:, l])
+        if frames is not None:
+            jac = torch.linalg.solve(frames[l + 1], jac.double() @ frames[l]).to(jac.dtype)
+        u, s, v = jacobians.top_singular(jac, c)
         us.append(u)
         vs.append(v)
         rank = alignment.numerical_rank(s, cfg["rank_eps"]).double()
