@@ -38,7 +38,7 @@ CLAIMS = {c.id: c for c in [
     Claim("RA-5", "Residual Alignment disappears when skip connections are removed", "RA", "ra5_no_skip"),
     Claim("RA-6", "Residual Alignment occurs in models that generalise", "RA", "ra6_generalisation"),
     Claim("RA-7", "The last layer undergoes Neural Collapse", "RA", "ra7_collapse"),
-    Claim("X-1", "(ours) Does Residual Alignment survive entangled skips?", "both"),
+    Claim("X-1", "(ours) Does Residual Alignment survive entangled skips?", "both", "x1_entangled_ra"),
 ]}
 
 
@@ -240,3 +240,44 @@ def erm4_verdicts(table: pd.DataFrame, kinds: dict[str, str], reference: str = "
     summary = pd.DataFrame(rows)
     summary.attrs["verdict"] = stats.combine(verdicts)
     return pd.DataFrame(per_task), summary
+
+
+def equivalence_verdicts(table: pd.DataFrame, measures: dict[str, int], reference: str = "identity",
+                         margin: float = 0.1, by: list[str] | None = None,
+                         min_train_acc: float = 0.999) -> pd.DataFrame:
+    """X-1: does each family keep the reference's value of each measure, up to a relative margin?
+
+    ``by`` lists context columns and, last, the family column (default ``["skip"]``). Per family
+    (other than ``reference``) and measure: Δ = direction · (family − reference) with its Welch 95% CI,
+    margin m = ``margin`` · |reference mean|. Supported ("survives") if the CI lies above −m,
+    contradicted ("lost") if it lies below −m, inconclusive otherwise. ``family_verdict`` combines a
+    family's measures: supported if all survive, contradicted if any is lost, and inconclusive if any
+    network of the family or the reference missed train accuracy ``min_train_acc``.
+    """
+    by = list(by or ["skip"])
+    context, family = by[:-1], by[-1]
+    rows = []
+    for keys, g in table.groupby(by, sort=False):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        if keys[-1] == reference:
+            continue
+        ref = table[(table[family] == reference)
+                    & (table[context] == pd.Series(dict(zip(context, keys[:-1])))).all(axis=1)] if context \
+            else table[table[family] == reference]
+        terminal = bool((g["train_acc"] >= min_train_acc).all() and (ref["train_acc"] >= min_train_acc).all())
+        group_rows = []
+        for measure, direction in measures.items():
+            d = stats.welch_diff(g[measure], ref[measure])
+            lo, hi = sorted((direction * d["lo"], direction * d["hi"]))
+            m = margin * abs(ref[measure].mean())
+            verdict = "supported" if lo > -m else "contradicted" if hi < -m else "inconclusive"
+            group_rows.append({**dict(zip(by, keys)), "measure": measure, "ref_mean": ref[measure].mean(),
+                               "mean": g[measure].mean(), "delta": direction * d["diff"], "lo": lo, "hi": hi,
+                               "margin": m, "verdict": verdict})
+        verdicts = [r["verdict"] for r in group_rows]
+        combined = ("contradicted" if "contradicted" in verdicts else
+                    "supported" if all(v == "supported" for v in verdicts) else "inconclusive")
+        for r in group_rows:
+            r["family_verdict"] = combined if terminal else "inconclusive"
+        rows += group_rows
+    return pd.DataFrame(rows)

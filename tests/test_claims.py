@@ -46,3 +46,21 @@ def test_every_claim_notebook_exists():
     for claim in claims.CLAIMS.values():
         if claim.notebook:
             assert claim.notebook in profiles.notebooks(), claim
+
+
+def test_equivalence_verdicts_against_the_reference():
+    import pandas as pd
+
+    rows = []
+    for seed in range(4):
+        rows += [{"skip": "identity", "seed": seed, "train_acc": 1.0, "a": 1.0 + 0.01 * seed, "b": 0.5 + 0.01 * seed},
+                 {"skip": "same", "seed": seed, "train_acc": 1.0, "a": 1.0 + 0.01 * seed, "b": 0.5 + 0.01 * seed},
+                 {"skip": "worse", "seed": seed, "train_acc": 1.0, "a": 0.5 + 0.01 * seed, "b": 0.5 + 0.01 * seed},
+                 {"skip": "unfit", "seed": seed, "train_acc": 0.9, "a": 1.0 + 0.01 * seed, "b": 0.5 + 0.01 * seed}]
+    out = claims.equivalence_verdicts(pd.DataFrame(rows), {"a": +1, "b": -1}, margin=0.1).set_index(["skip", "measure"])
+    assert out.loc[("same", "a"), "verdict"] == "supported" and out.loc[("same", "a"), "family_verdict"] == "supported"
+    assert out.loc[("worse", "a"), "verdict"] == "contradicted"  # a fell by half, the margin is 10%
+    assert out.loc[("worse", "b"), "verdict"] == "supported"
+    assert out.loc[("worse", "a"), "family_verdict"] == "contradicted"
+    assert out.loc[("unfit", "a"), "family_verdict"] == "inconclusive"  # not in the terminal phase
+    assert "identity" not in out.index.get_level_values(0)
