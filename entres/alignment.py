@@ -9,7 +9,7 @@ import torch
 
 
 def within_alignment(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """(N,) mean over i <= C of |u_iᵀ v_i|: 1 when J's top left and right vectors coincide (up to sign)."""
+    """(N,) mean over i <= C of ``|u_iᵀ v_i|``: 1 when J's top left and right vectors coincide (up to sign)."""
     return (u * v).sum(dim=1).abs().mean(dim=1)
 
 

@@ -249,7 +249,7 @@ def equivalence_verdicts(table: pd.DataFrame, measures: dict[str, int], referenc
 
     ``by`` lists context columns and, last, the family column (default ``["skip"]``). Per family
     (other than ``reference``) and measure: Δ = direction · (family − reference) with its Welch 95% CI,
-    margin m = ``margin`` · |reference mean|. Supported ("survives") if the CI lies above −m,
+    margin m = ``margin`` times the reference mean's absolute value. Supported ("survives") if the CI lies above −m,
     contradicted ("lost") if it lies below −m, inconclusive otherwise. ``family_verdict`` combines a
     family's measures: supported if all survive, contradicted if any is lost, and inconclusive if any
     network of the family or the reference missed train accuracy ``min_train_acc``.

@@ -204,7 +204,7 @@ _CACHE: dict = {}
 
 
 def load(name: str, *, download: bool | None = None) -> Dataset:
-    """Load a dataset by name (see :data:`DATASETS`).
+    """Load a dataset by name (see ``DATASETS``).
 
     ``cifar10-K`` keeps the first K classes (official label order); ``smnist`` is MNIST read row
     by row and ``seq-*`` are the synthetic tasks of :mod:`entres.sequences`, shaped (N, T, features);

@@ -72,11 +72,11 @@ def topk_matrix_free(jvp, vjp, n_in: int, k: int, iters: int = 30, oversample: i
                      generator: torch.Generator | None = None, dtype=torch.float64, batch: tuple = ()):
     """Top-k singular triplets of an operator J known only through products.
 
-    ``jvp(V)`` computes J V for V (*batch, n_in, m); ``vjp(U)`` computes Jᵀ U for U (*batch, n_out, m)
-    (``batch`` lets one call handle many operators at once, e.g. one per input sample).
+    ``jvp(V)`` computes J V for V of shape ``(*batch, n_in, m)``; ``vjp(U)`` computes Jᵀ U for U of shape
+    ``(*batch, n_out, m)`` (``batch`` lets one call handle many operators at once, e.g. one per input).
     Randomised subspace iteration with a QR at each step (Halko, Martinsson, Tropp 2011):
-    the error decays like (σ_{k+p+1}/σ_k)^(2·iters). Returns U (*batch, n_out, k), S (*batch, k),
-    V (*batch, n_in, k).
+    the error decays like ``(σ_{k+p+1}/σ_k)^(2·iters)``. Returns U ``(*batch, n_out, k)``, S ``(*batch, k)``,
+    V ``(*batch, n_in, k)``.
     """
     m = k + oversample
     v = torch.linalg.qr(torch.randn(*batch, n_in, m, generator=generator, dtype=dtype))[0]

@@ -83,7 +83,7 @@ def correlation(dim: int, g: torch.Generator, r: float) -> torch.Tensor:
 
 
 def matrix(name: str, dim: int, seed: int = 0, **params) -> torch.Tensor:
-    """The (dim, dim) matrix of family ``name``; ``params`` override :data:`DEFAULTS`."""
+    """The (dim, dim) matrix of family ``name``; ``params`` override ``DEFAULTS``."""
     check_name(name)
     if dim < 1:
         raise ValueError(f"skip mapping dimension must be >= 1, got {dim}")

@@ -4,13 +4,13 @@ A task is **time-invariant** if shifting its informative content in time leaves 
 and **time-variant** if the target depends on *when* something happens. Every task is generated from
 a fixed seed, so it is the same data on every machine.
 
-| task | kind | input (T steps) | target |
-|---|---|---|---|
-| ``seq-motif`` | invariant | Gaussian noise, sometimes with a fixed 4-step motif inserted anywhere | motif present? (2 classes) |
-| ``seq-majority`` | invariant | one of 4 token types per step (one-hot) | the most frequent type (4) |
-| ``seq-position`` | variant | one marker pulse at a random step in noise | which of 4 time windows holds it (4) |
-| ``seq-recall`` | variant | one of 4 token types per step | the token seen at step 3 (4) |
-| ``smnist`` | invariant | an MNIST digit read row by row (28 steps of 28 pixels) | the digit (10) |
+- ``seq-motif`` (invariant): Gaussian noise, sometimes with a fixed 4-step motif inserted anywhere;
+  target: is the motif present? (2 classes)
+- ``seq-majority`` (invariant): one of 4 token types per step (one-hot); target: the most frequent type (4)
+- ``seq-position`` (variant): one marker pulse at a random step in noise; target: which of 4 time windows
+  holds it (4)
+- ``seq-recall`` (variant): one of 4 token types per step; target: the token seen at step 3 (4)
+- ``smnist`` (invariant): an MNIST digit read row by row (28 steps of 28 pixels); target: the digit (10)
 
 Row-by-row MNIST counts as time-invariant: moving a digit up or down the image shifts its rows in time
 and does not change its class.

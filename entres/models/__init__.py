@@ -1,10 +1,11 @@
 """Model registry: every architecture takes ``skip=`` (a family of :mod:`entres.mappings`).
 
 Uniform interface (timm-style):
-  ``forward_features(x)`` -> final representation before the classifier,
-  ``trajectory(x)``       -> (B, L+1, ...) stem output h_0 and every block output h_1..h_L
-                             (``representations(x)``, a list, where shapes change between stages),
-  ``blocks``              -> residual blocks, each with ``.branch(h)`` = F_l(h) and ``.skip``.
+
+- ``forward_features(x)``: the final representation before the classifier;
+- ``trajectory(x)``: (B, L+1, ...) the stem output h_0 and every block output h_1..h_L
+  (``representations(x)``, a list, where shapes change between stages);
+- ``blocks``: the residual blocks, each with ``.branch(h)`` = F_l(h) and ``.skip``.
 """
 from __future__ import annotations
 
