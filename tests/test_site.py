@@ -13,7 +13,8 @@ pytestmark = [
     pytest.mark.skipif(not (SITE / "index.html").exists(), reason="site not built (make site)"),
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
 ]
-CLAIM_PAGES = sorted({c.notebook for c in claims.CLAIMS.values() if c.notebook})
+# every claim's own page, and the conv-net page that tests RA-1/2/4 a second time
+CLAIM_PAGES = sorted({c.notebook for c in claims.CLAIMS.values() if c.notebook} | {"ra_conv"})
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,45 @@ def open_page(browser, name):
     page.goto((SITE / f"{name}.html").as_uri())
     page.wait_for_load_state("load")
     return page, outside
+
+
+def test_internal_links_resolve():
+    """Every relative link of every built page points to a file that exists, and to an anchor on it."""
+    import re
+    from html.parser import HTMLParser
+    from urllib.parse import unquote, urlsplit
+
+    class Links(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.hrefs, self.ids = [], set()
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if attrs.get("id"):
+                self.ids.add(attrs["id"])
+            if tag == "a" and attrs.get("href"):
+                self.hrefs.append(attrs["href"])
+
+    parsed = {}
+    for page in SITE.glob("*.html"):
+        parsed[page] = Links()
+        parsed[page].feed(page.read_text())
+    broken = []
+    for page, links in parsed.items():
+        for href in links.hrefs:
+            parts = urlsplit(href)
+            if parts.scheme or href.startswith(("mailto:", "//")) or re.match(r"^#?$", href):
+                continue
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if not target.exists():
+                broken.append(f"{page.name} -> {href}")
+            elif parts.fragment and target.suffix == ".html":
+                ids = parsed[target].ids if target in parsed else set()
+                if parts.fragment not in ids:
+                    broken.append(f"{page.name} -> {href} (no such anchor)")
+    assert broken == [], broken
+    assert sum(len(p.hrefs) for p in parsed.values()) > 100
 
 
 def test_every_page_loads_offline_without_errors(browser):
