@@ -1,0 +1,106 @@
+"""Achieved GFLOP/s of a training step, as a fraction of this CPU's measured peak, per model and variant.
+
+FLOPs of one step (forward + backward) are counted by torch's FlopCounterMode; the peaks are measured
+in the same run (a large fp32 matmul through MKL, the same in bf16, and a 1x1 conv in channels_last
+through oneDNN), so every figure printed is a ratio of two measurements taken minutes apart on the
+same machine. Variants: plain eager fp32 (the baseline), channels_last (conv nets), bf16 autocast.
+Whether bf16 leaves accuracy unchanged is a separate question (a training run), not answered here.
+
+    .venv/bin/python benchmarks/training_speed.py [--steps 10 --rounds 3 --threads 2]
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from entres import models
+
+# Book-profile sizes: the RA ResMLP, the ERM CIFAR ResNet-20 and the ERM ViT.
+MODELS = {
+    "resmlp": dict(in_shape=(1, 28, 28), depth=16, width=128, batch=1024),
+    "rescnn": dict(in_shape=(3, 32, 32), depth=20, width=16, batch=128),
+    "vit": dict(in_shape=(3, 32, 32), depth=6, width=192, batch=128),
+}
+
+
+def peak(kind: str, seconds: float = 1.0) -> float:
+    """GFLOP/s of the best case for a dtype / engine on this machine."""
+    if kind == "conv1x1-cl":
+        x = torch.randn(64, 256, 32, 32).to(memory_format=torch.channels_last)
+        w = torch.randn(256, 256, 1, 1).to(memory_format=torch.channels_last)
+        fn, flops = (lambda: F.conv2d(x, w)), 2 * 64 * 256 * 256 * 32 * 32
+    else:
+        dtype = torch.bfloat16 if kind == "bf16" else torch.float32
+        a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
+        fn, flops = (lambda: a @ b), 2 * 2048 ** 3
+    fn()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn()
+        n += 1
+    return flops * n / (time.perf_counter() - start) / 1e9
+
+
+def make_step(name: str, variant: str):
+    spec = MODELS[name]
+    torch.manual_seed(0)
+    model = models.create(name, in_shape=spec["in_shape"], num_classes=10, depth=spec["depth"], width=spec["width"])
+    x, y = torch.randn(spec["batch"], *spec["in_shape"]), torch.randint(0, 10, (spec["batch"],))
+    if variant == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if variant == "bf16" else contextlib.nullcontext
+
+    def step():
+        with autocast():
+            loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return step, counter.get_total_flops()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    peaks = {k: peak(k) for k in ("fp32", "bf16", "conv1x1-cl")}
+    best_fp32 = max(peaks["fp32"], peaks["conv1x1-cl"])
+    variants = {"resmlp": ["eager", "bf16"], "rescnn": ["eager", "channels_last", "bf16"], "vit": ["eager", "bf16"]}
+    steps = {(m, v): make_step(m, v) for m, vs in variants.items() for v in vs}
+    times = {k: [] for k in steps}
+    for _ in range(args.rounds):  # interleaved, so machine noise hits every variant alike
+        for k, (step, _) in steps.items():
+            step()
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                step()
+            times[k].append((time.perf_counter() - start) / args.steps)
+    print(f"{args.threads} threads; peaks (GFLOP/s): fp32 matmul {peaks['fp32']:.0f}, bf16 matmul {peaks['bf16']:.0f}, "
+          f"1x1 conv channels_last {peaks['conv1x1-cl']:.0f}")
+    print(f"{'model':8s} {'variant':14s} {'ms/step':>8s} {'GFLOP/step':>10s} {'GFLOP/s':>8s} {'of peak':>8s} "
+          f"{'speedup':>8s}")
+    for (m, v), t in times.items():
+        med = statistics.median(t)
+        flops = steps[(m, v)][1]
+        rate = flops / med / 1e9
+        ref = peaks["bf16"] if v == "bf16" else best_fp32
+        base = statistics.median(times[(m, "eager")])
+        print(f"{m:8s} {v:14s} {1000 * med:8.1f} {flops / 1e9:10.2f} {rate:8.1f} {rate / ref:8.1%} {base / med:8.2f}x")
+
+
+if __name__ == "__main__":
+    main()
