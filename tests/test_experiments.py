@@ -85,3 +85,27 @@ def test_erm_rnn_run(isolated_results):
     recs = erm.runs(["seq-position"], ["identity", "orthogonal"], [0], width=8, epochs=1, n_train=300)
     assert [r["config"]["skip"] for r in recs] == ["identity", "orthogonal"]
     assert recs[0]["metrics"]["chance"] == 0.25 and recs[0]["config"]["grad_clip"] == 1.0
+
+
+def test_refinement_measures_on_a_tiny_resnet(real_data, isolated_results):
+    cfg = dict(dataset="cifar10-2", depth=8, width=4, epochs=1, n_train=256, augment=False, n_samples=64,
+               n_probe_train=128, n_probe_test=64)
+    rec = run_sweep("erm_refinement", [cfg])[0]
+    blocks = rec["arrays"]["blocks"]
+    assert len(blocks) == 3  # ResNet-8: one block per stage
+    assert all(b["relative_update"] > 0 and 0 <= b["drop_accuracy"] <= 1 and 0 <= b["probe_accuracy"] <= 1
+               for b in blocks)
+    assert -1 <= blocks[0]["gradient_cosine"] <= 1  # same-shape block
+    assert math.isnan(blocks[1]["gradient_cosine"])  # the stage change: update and input differ in shape
+
+
+def test_dropping_nothing_changes_nothing():
+    from entres import models, refinement
+
+    torch.manual_seed(0)
+    m = models.create("rescnn", in_shape=(3, 32, 32), num_classes=10, depth=14, width=4).eval()
+    x = torch.randn(5, 3, 32, 32)
+    assert torch.allclose(refinement._forward(m, x), m(x), atol=1e-6)
+    h = m.stem(x)
+    # with the identity skip, removing a same-shape block's branch passes h through unchanged (h >= 0)
+    assert torch.allclose(torch.relu(m.blocks[0].skip(h)), h)

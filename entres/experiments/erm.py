@@ -39,3 +39,39 @@ def table(records: list[dict]):
     return pd.DataFrame([{"task": r["config"]["dataset"], "skip": r["config"]["skip"], "seed": r["config"]["seed"],
                           **{k: r["metrics"][k] for k in ("train_acc", "test_acc", "gap", "chance")}}
                          for r in records])
+
+
+# CIFAR ResNet defaults (ERM-1/3/5): ResNet-20, SGD with momentum, augmentation, cosine schedule.
+CNN_DEFAULTS = {**TrainConfig().to_dict(), "arch": "rescnn", "dataset": "cifar10", "depth": 20, "width": 16,
+                "epochs": 30, "batch_size": 128, "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "augment": True}
+
+
+@experiment("erm_refinement", version=1,
+            defaults={**CNN_DEFAULTS, "n_samples": 1000, "n_probe_train": 5000, "n_probe_test": 2000,
+                      "sample_seed": 0},
+            validate=lambda cfg: TrainConfig.from_dict({k: v for k, v in cfg.items() if k in CNN_DEFAULTS or
+                                                        k in LATER}),
+            later=LATER)
+def erm_refinement(cfg: dict) -> dict:
+    """ERM-5: iterative-refinement measures of every block of a trained network (SPEC §6)."""
+    from .. import refinement
+
+    tcfg = TrainConfig.from_dict({k: v for k, v in cfg.items() if k in CNN_DEFAULTS or k in LATER})
+    model, history, metrics = checkpoints.trained(tcfg)
+    ds = data.load(tcfg.dataset)
+    idx = data.stratified_indices(ds.y_test, min(cfg["n_samples"], len(ds.y_test)), seed=cfg["sample_seed"])
+    x, y = ds.x_test[idx], ds.y_test[idx]
+    blocks = refinement.block_updates(model, x, y)
+    for b, acc in zip(blocks, refinement.drop_accuracies(model, x, y)):
+        b["drop_accuracy"] = acc
+    tr = data.stratified_indices(ds.y_train, min(cfg["n_probe_train"], len(ds.y_train)), seed=cfg["sample_seed"])
+    te = data.stratified_indices(ds.y_test, min(cfg["n_probe_test"], len(ds.y_test)), seed=cfg["sample_seed"] + 1)
+    f_train = refinement.block_features(model, ds.x_train[tr])
+    f_test = refinement.block_features(model, ds.x_test[te])
+    probes = [refinement.probe_accuracy(a, ds.y_train[tr], b, ds.y_test[te], ds.num_classes)
+              for a, b in zip(f_train, f_test)]
+    for b, acc in zip(blocks, probes[1:]):
+        b["probe_accuracy"] = acc
+    full = sum((refinement._forward(model, x).argmax(1) == y).tolist()) / len(x)
+    return {"metrics": {**metrics, "sample_acc": full, "stem_probe_accuracy": probes[0]},
+            "history": history, "arrays": {"blocks": blocks}}
