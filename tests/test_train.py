@@ -64,3 +64,19 @@ def test_epoch_hook_sees_every_epoch_and_leaves_training_unchanged():
     m2, h2, _ = train(cfg(), ds, progress=False)
     assert seen == [1, 2, 3] and [h["probe"] for h in h1] == [1.0, 2.0, 3.0]
     assert torch.equal(m1.head.weight, m2.head.weight)
+
+
+def test_speed_switches_keep_old_cache_keys_and_train():
+    """channels_last (default on, rescnn only) and bf16 (default off) are later options: configs that do not
+    set them keep their keys; both switches train a tiny ResNet."""
+    from entres import data
+    from entres.train import TrainConfig, train
+
+    assert "channels_last" not in TrainConfig().to_dict() and "bf16" not in TrainConfig().to_dict()
+    assert TrainConfig(channels_last=False).to_dict()["channels_last"] is False
+    ds = data.Dataset("tiny", torch.randn(64, 3, 32, 32), torch.randint(0, 10, (64,)),
+                      torch.randn(32, 3, 32, 32), torch.randint(0, 10, (32,)), 10)
+    for extra in ({}, {"channels_last": False}, {"bf16": True}):
+        cfg = TrainConfig(dataset="cifar10", arch="rescnn", depth=8, width=4, epochs=1, batch_size=32, **extra)
+        _, history, metrics = train(cfg, ds, progress=False)
+        assert len(history) == 1 and 0 <= metrics["test_acc"] <= 1
