@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 JB_BUILD := $(BIN)/jupyter-book build book --config _config.yml --path-output . -W -n --keep-going
 
-.PHONY: install notebooks site book test unit nbval clean
+.PHONY: install notebooks site book test unit nbval verify clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +34,18 @@ nbval: install
 	ENTRES_CACHE_ONLY=1 $(BIN)/pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --ignore=book/drafts book
 
+# Recompute the cheapest committed result of each chapter from nothing and compare its metrics.
+# The tolerance allows for another CPU model (same machine type and threads: identical, see the note
+# in book/reproducibility); a real change of the computation moves metrics by far more.
+VERIFY_TOLERANCE ?= 0.02
+verify: install
+	$(BIN)/entres verify --tolerance $(VERIFY_TOLERANCE)
+
 test: install
 	$(JB_BUILD)
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory nbval
+	$(MAKE) --no-print-directory verify
 
 clean:
 	rm -rf _build
