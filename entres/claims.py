@@ -38,7 +38,7 @@ CLAIMS = {c.id: c for c in [
     Claim("RA-5", "Residual Alignment disappears when skip connections are removed", "RA", "ra5_no_skip"),
     Claim("RA-6", "Residual Alignment occurs in models that generalise", "RA", "ra6_generalisation"),
     Claim("RA-7", "The last layer undergoes Neural Collapse", "RA", "ra7_collapse"),
-    Claim("X-1", "(ours) Does Residual Alignment survive entangled skips?", "both", "x1_entangled_ra"),
+    Claim("X-1", "(ours) Does Residual Alignment survive entangled skips?", "both"),
 ]}
 
 
