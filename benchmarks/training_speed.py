@@ -3,7 +3,7 @@
 FLOPs of one step (forward + backward) are counted by torch's FlopCounterMode; the peaks are measured
 in the same run (a large fp32 matmul through MKL, the same in bf16, and a 1x1 conv in channels_last
 through oneDNN), so every figure printed is a ratio of two measurements taken minutes apart on the
-same machine. Variants: plain eager fp32 (the baseline), channels_last (conv nets), bf16 autocast.
+same machine (the best fp32 peak is the largest of a matmul, a 1x1 and a 3x3 conv). Variants: plain eager fp32 (the baseline), channels_last (conv nets), bf16 autocast.
 Whether bf16 leaves accuracy unchanged is a separate question (a training run), not answered here.
 
     .venv/bin/python benchmarks/training_speed.py [--steps 10 --rounds 3 --threads 2]
@@ -31,10 +31,11 @@ MODELS = {
 
 def peak(kind: str, seconds: float = 1.0) -> float:
     """GFLOP/s of the best case for a dtype / engine on this machine."""
-    if kind == "conv1x1-cl":
-        x = torch.randn(64, 256, 32, 32).to(memory_format=torch.channels_last)
-        w = torch.randn(256, 256, 1, 1).to(memory_format=torch.channels_last)
-        fn, flops = (lambda: F.conv2d(x, w)), 2 * 64 * 256 * 256 * 32 * 32
+    if kind in ("conv1x1-cl", "conv3x3-cl"):
+        k = 1 if kind == "conv1x1-cl" else 3
+        x = torch.randn(64, 128, 32, 32).to(memory_format=torch.channels_last)
+        w = torch.randn(128, 128, k, k).to(memory_format=torch.channels_last)
+        fn, flops = (lambda: F.conv2d(x, w, padding=k // 2)), 2 * 64 * 128 * 128 * k * k * 32 * 32
     else:
         dtype = torch.bfloat16 if kind == "bf16" else torch.float32
         a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
@@ -77,8 +78,8 @@ def main():
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    peaks = {k: peak(k) for k in ("fp32", "bf16", "conv1x1-cl")}
-    best_fp32 = max(peaks["fp32"], peaks["conv1x1-cl"])
+    peaks = {k: peak(k) for k in ("fp32", "bf16", "conv1x1-cl", "conv3x3-cl")}
+    best_fp32 = max(peaks["fp32"], peaks["conv1x1-cl"], peaks["conv3x3-cl"])
     variants = {"resmlp": ["eager", "bf16"], "rescnn": ["eager", "channels_last", "bf16"], "vit": ["eager", "bf16"]}
     steps = {(m, v): make_step(m, v) for m, vs in variants.items() for v in vs}
     times = {k: [] for k in steps}
@@ -90,7 +91,8 @@ def main():
                 step()
             times[k].append((time.perf_counter() - start) / args.steps)
     print(f"{args.threads} threads; peaks (GFLOP/s): fp32 matmul {peaks['fp32']:.0f}, bf16 matmul {peaks['bf16']:.0f}, "
-          f"1x1 conv channels_last {peaks['conv1x1-cl']:.0f}")
+          f"fp32 conv channels_last 1x1 {peaks['conv1x1-cl']:.0f}, 3x3 {peaks['conv3x3-cl']:.0f}; "
+          f"fractions are of the best fp32 peak ({best_fp32:.0f}) or of the bf16 one")
     print(f"{'model':8s} {'variant':14s} {'ms/step':>8s} {'GFLOP/step':>10s} {'GFLOP/s':>8s} {'of peak':>8s} "
           f"{'speedup':>8s}")
     for (m, v), t in times.items():
