@@ -162,8 +162,7 @@ def record_verdict(claim_id: str, profile: str, rows: list[dict], notebook: str 
     path = results.results_root() / "claims" / name
     payload = {"claim": claim_id, "profile": profile, "notebook": CLAIMS[claim_id].notebook if own else notebook,
                "rows": rows}
-    results.atomic_write_bytes(path, (json.dumps(payload, indent=1, sort_keys=True) + "\n").encode())
-    return path
+    return results.write_json(path, payload)
 
 
 def load_verdicts(profiles: tuple[str, ...] = ("paper", "book")) -> pd.DataFrame:
@@ -171,26 +170,27 @@ def load_verdicts(profiles: tuple[str, ...] = ("paper", "book")) -> pd.DataFrame
     rows = []
     folder = results.results_root() / "claims"
     for claim in CLAIMS.values():
+        # the claim's own page first, then pages that test it too (files "<ID>+<notebook>.<profile>.json")
+        stems = [claim.id] + sorted({p.name.rsplit(".", 2)[0] for p in folder.glob(f"{claim.id}+*.json")})
         records = []
-        for pattern in (f"{claim.id}.{{}}.json", f"{claim.id}+*.{{}}.json"):  # the claim's page, then others
-            for stem in sorted({p.name.rsplit(".", 2)[0] for p in folder.glob(pattern.format("*"))}):
-                for profile in profiles:
-                    path = folder / f"{stem}.{profile}.json"
-                    if path.exists():
-                        records.append(json.loads(path.read_text()))
-                        break
-        base = {"claim": claim.id, "text": claim.text, "notebook": claim.notebook or ""}
+        for stem in stems:
+            found = [folder / f"{stem}.{profile}.json" for profile in profiles]
+            found = [path for path in found if path.exists()]
+            if found:
+                records.append(json.loads(found[0].read_text()))
+        base = {"claim": claim.id, "text": claim.text}
         if not records:
-            rows.append({**base, "dataset": "", "verdict": "not yet run", "effect": "", "seeds": None,
-                         "profile": "", "test_acc": None, "train_acc": None})
+            rows.append({**base, "notebook": claim.notebook or "", "dataset": "", "verdict": "not yet run",
+                         "effect": "", "seeds": None, "profile": "", "test_acc": None, "train_acc": None})
             continue
-        for record, row in ((rec, row) for rec in records for row in rec["rows"]):
-            base = {**base, "notebook": record["notebook"] or ""}
-            effect = "; ".join(f"{k} {v[0]:.3g} [{v[1]:.3g}, {v[2]:.3g}]" if None not in v else f"{k} {v[0]}"
-                               for k, v in row["effects"].items())
-            rows.append({**base, "dataset": row["dataset"], "verdict": row["verdict"], "effect": effect,
-                         "seeds": row["seeds"], "profile": record["profile"], "test_acc": row["test_acc"],
-                         "train_acc": row["train_acc"]})
+        for record in records:
+            for row in record["rows"]:
+                effect = "; ".join(f"{k} {v[0]:.3g} [{v[1]:.3g}, {v[2]:.3g}]" if None not in v else f"{k} {v[0]}"
+                                   for k, v in row["effects"].items())
+                rows.append({**base, "notebook": record["notebook"] or "", "dataset": row["dataset"],
+                             "verdict": row["verdict"], "effect": effect, "seeds": row["seeds"],
+                             "profile": record["profile"], "test_acc": row["test_acc"],
+                             "train_acc": row["train_acc"]})
     return pd.DataFrame(rows)
 
 

@@ -57,15 +57,17 @@ def block_updates(model, x: torch.Tensor, y: torch.Tensor) -> list[dict]:
     return out
 
 
+def accuracy(model, x: torch.Tensor, y: torch.Tensor, dropped: int | None = None, batch: int = 1000) -> float:
+    """Accuracy of the model on (x, y), with block ``dropped``'s branch removed if given."""
+    model.eval()
+    correct = sum((_forward(model, x[i:i + batch], dropped).argmax(1) == y[i:i + batch]).sum().item()
+                  for i in range(0, len(x), batch))
+    return correct / len(x)
+
+
 def drop_accuracies(model, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> list[float]:
     """Test accuracy with each block's branch removed in turn."""
-    model.eval()
-    accs = []
-    for l in range(len(model.blocks)):
-        correct = sum((_forward(model, x[i:i + batch], l).argmax(1) == y[i:i + batch]).sum().item()
-                      for i in range(0, len(x), batch))
-        accs.append(correct / len(x))
-    return accs
+    return [accuracy(model, x, y, l, batch) for l in range(len(model.blocks))]
 
 
 @torch.no_grad()

@@ -111,11 +111,15 @@ def provenance(wall_seconds: float, device: str = "cpu") -> dict:
     }
 
 
+def write_json(path: Path, obj) -> Path:
+    """Write ``obj`` as indented, key-sorted JSON, atomically (results, verdicts, failure records)."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
+    return path
+
+
 def save(record: dict) -> Path:
     """Write a result record (must hold experiment, version, key, config) atomically."""
-    path = result_path(record["experiment"], record["key"])
-    atomic_write_bytes(path, (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
-    return path
+    return write_json(result_path(record["experiment"], record["key"]), record)
 
 
 def load(experiment: str, version: int, config: dict) -> dict | None:

@@ -8,7 +8,6 @@ sweep loses only the runs in flight, and rerunning it resumes.
 """
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import time
@@ -88,8 +87,7 @@ def _record_failure(name: str, version: int, config: dict, message: str) -> None
     """A failed run (e.g. a diverged training) leaves a failure record, never a result: a rerun tries again."""
     record = {"experiment": name, "version": version, "config": config, "error": message,
               "provenance": results.provenance(0.0)}
-    results.atomic_write_bytes(failure_path(name, version, config),
-                               (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
+    results.write_json(failure_path(name, version, config), record)
 
 
 def run_sweep(name: str, configs: list[dict], executor: Executor | None = None,

@@ -77,6 +77,17 @@ class TrainConfig:
             raise ValueError(f"unknown training option(s) {sorted(unknown)}; valid: {sorted(valid)}")
         return cls(**d)
 
+    @classmethod
+    def from_options(cls, options: dict) -> "TrainConfig":
+        """The training part of a larger option dict (an experiment's config): its TrainConfig fields."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in options.items() if k in names})
+
+    @classmethod
+    def later_defaults(cls) -> dict:
+        """The options of ``_LATER_OPTIONS`` with their defaults (experiments accept them as ``later``)."""
+        return {k: getattr(cls(), k) for k in cls._LATER_OPTIONS}
+
     def to_dict(self) -> dict:
         d = asdict(self)
         defaults = {f.name: f.default for f in fields(self)}

@@ -16,7 +16,7 @@ def _validate(cfg: dict) -> None:
 
 
 # Training options added since (see TrainConfig._LATER_OPTIONS), other than grad_clip which is a default here.
-LATER = {k: getattr(TrainConfig(), k) for k in TrainConfig._LATER_OPTIONS if k not in RNN_DEFAULTS}
+LATER = {k: v for k, v in TrainConfig.later_defaults().items() if k not in RNN_DEFAULTS}
 
 
 @experiment("erm_train", version=1, defaults=RNN_DEFAULTS, validate=_validate, later=LATER)
@@ -49,14 +49,12 @@ CNN_DEFAULTS = {**TrainConfig().to_dict(), "arch": "rescnn", "dataset": "cifar10
 @experiment("erm_refinement", version=1,
             defaults={**CNN_DEFAULTS, "n_samples": 1000, "n_probe_train": 5000, "n_probe_test": 2000,
                       "sample_seed": 0},
-            validate=lambda cfg: TrainConfig.from_dict({k: v for k, v in cfg.items() if k in CNN_DEFAULTS or
-                                                        k in LATER}),
-            later=LATER)
+            validate=TrainConfig.from_options, later=LATER)
 def erm_refinement(cfg: dict) -> dict:
     """ERM-5: iterative-refinement measures of every block of a trained network (SPEC §6)."""
     from .. import refinement
 
-    tcfg = TrainConfig.from_dict({k: v for k, v in cfg.items() if k in CNN_DEFAULTS or k in LATER})
+    tcfg = TrainConfig.from_options(cfg)
     model, history, metrics = checkpoints.trained(tcfg)
     ds = data.load(tcfg.dataset)
     idx = data.stratified_indices(ds.y_test, min(cfg["n_samples"], len(ds.y_test)), seed=cfg["sample_seed"])
@@ -72,6 +70,5 @@ def erm_refinement(cfg: dict) -> dict:
               for a, b in zip(f_train, f_test)]
     for b, acc in zip(blocks, probes[1:]):
         b["probe_accuracy"] = acc
-    full = sum((refinement._forward(model, x).argmax(1) == y).tolist()) / len(x)
-    return {"metrics": {**metrics, "sample_acc": full, "stem_probe_accuracy": probes[0]},
+    return {"metrics": {**metrics, "sample_acc": refinement.accuracy(model, x, y), "stem_probe_accuracy": probes[0]},
             "history": history, "arrays": {"blocks": blocks}}

@@ -8,7 +8,7 @@ from ..train import TrainConfig
 from . import experiment, grid_runs
 
 TRAIN_DEFAULTS = TrainConfig().to_dict()
-TRAIN_LATER = {k: getattr(TrainConfig(), k) for k in TrainConfig._LATER_OPTIONS}  # see TrainConfig
+TRAIN_LATER = TrainConfig.later_defaults()
 FRAMES = ("raw", "untangled")
 MEASURE_LATER = {**TRAIN_LATER, "frame": "raw"}  # frame: where h_l and J_l are expressed
 
@@ -20,18 +20,19 @@ def _round(t: torch.Tensor, digits: int = 6) -> list:
 
 def _validate(cfg: dict) -> None:
     train_config(cfg)
-    if cfg.get("frame", "raw") not in FRAMES:
-        raise ValueError(f"unknown frame {cfg['frame']!r}; valid: {', '.join(FRAMES)}")
-    if cfg.get("frame", "raw") == "untangled" and cfg["skip"] == "none":
+    frame = cfg.get("frame", "raw")
+    if frame not in FRAMES:
+        raise ValueError(f"unknown frame {frame!r}; valid: {', '.join(FRAMES)}")
+    if frame == "untangled" and cfg["skip"] == "none":
         raise ValueError("the untangled frame needs an invertible skip mapping E; skip='none' has E = 0")
-    if cfg.get("frame", "raw") == "untangled" and cfg["arch"] != "resmlp":
+    if frame == "untangled" and cfg["arch"] != "resmlp":
         raise ValueError(f"the untangled frame is implemented for arch='resmlp', got {cfg['arch']!r}")
     if cfg["n_samples"] < 1:
         raise ValueError(f"n_samples must be >= 1, got {cfg['n_samples']}")
 
 
 def train_config(cfg: dict) -> TrainConfig:
-    return TrainConfig.from_dict({k: cfg[k] for k in (*TRAIN_DEFAULTS, *TRAIN_LATER) if k in cfg})
+    return TrainConfig.from_options(cfg)
 
 
 def untangling_frames(model) -> torch.Tensor | None:
