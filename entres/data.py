@@ -253,16 +253,22 @@ def _load_images(name: str, base: str, classes, root: Path, download) -> Dataset
 
 
 def augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
-    """Random crop (zero padding ``pad``) and horizontal flip, per sample, on a batch (B, C, H, W)."""
+    """Random crop (zero padding ``pad``) and horizontal flip, per sample, on a batch (B, C, H, W).
+
+    The random draws come from the (CPU) ``generator`` whatever device ``x`` is on, so a seed picks the
+    same crops and flips on every device.
+    """
     b, _, h, w = x.shape
+    dev = x.device
     padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    rows = (dy[:, None] + torch.arange(h)[None, :])  # (B, H)
-    cols = (dx[:, None] + torch.arange(w)[None, :])  # (B, W)
-    out = padded[torch.arange(b)[:, None, None, None], torch.arange(x.shape[1])[None, :, None, None],
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(dev)
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(dev)
+    rows = (dy[:, None] + torch.arange(h, device=dev)[None, :])  # (B, H)
+    cols = (dx[:, None] + torch.arange(w, device=dev)[None, :])  # (B, W)
+    out = padded[torch.arange(b, device=dev)[:, None, None, None],
+                 torch.arange(x.shape[1], device=dev)[None, :, None, None],
                  rows[:, None, :, None], cols[:, None, None, :]]
-    flip = torch.rand(b, generator=generator) < 0.5
+    flip = (torch.rand(b, generator=generator) < 0.5).to(dev)
     out[flip] = out[flip].flip(-1)
     return out
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from . import data, mappings, models
+from . import data, devices, mappings, models
 
 
 # Architectures trained in channels_last by default. The RA conv net (resconv) is not among them: its
@@ -126,16 +126,23 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
     ``history`` has one entry per epoch (train loss/acc as seen during the epoch,
     test loss/acc in eval mode, lr); ``metrics`` the final eval-mode train and test
     loss and accuracy. Raises :class:`TrainingDiverged` on a non-finite loss.
+    Training runs on ``ENTRES_DEVICE`` (:mod:`entres.devices`); the model is returned on the CPU.
     ``on_epoch(epoch, model)`` may return a dict merged into that epoch's history
     entry; it is called in eval mode under ``no_grad`` and must not touch the
     training state (it does not change the trained weights).
     """
     ds = ds or data.load(cfg.dataset)
-    x_train, y_train = training_split(cfg, ds)
+    dev = devices.current()
+    x_train, y_train = (t.to(dev) for t in training_split(cfg, ds))
+    x_test, y_test = ds.x_test.to(dev), ds.y_test.to(dev)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, ds)
     if cfg.channels_last and cfg.arch in CHANNELS_LAST_ARCHS:
         model = model.to(memory_format=torch.channels_last)
+    model = model.to(dev)
+    # On a GPU, reading the loss every step would stall the queue: sums stay on the device (float64, the
+    # same arithmetic as Python floats) and the divergence check moves to the epoch's end.
+    check_every_step = dev.type == "cpu"
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                           weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
@@ -148,8 +155,9 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
                disable=None if progress is None else not progress, leave=False)
     for epoch in bar:
         model.train()
-        perm = torch.randperm(len(x_train), generator=g)
-        loss_sum, correct = 0.0, 0
+        perm = torch.randperm(len(x_train), generator=g).to(dev)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
+        correct = torch.zeros((), dtype=torch.int64, device=dev)
         for i in range(steps_per_epoch):
             idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
             xb, yb = x_train[idx], y_train[idx]
@@ -157,10 +165,10 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
                 xb = data.augment(xb, g)
             for group in opt.param_groups:
                 group["lr"] = lr_at(step)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                 out = model(xb)
             loss = F.cross_entropy(out, yb)
-            if not torch.isfinite(loss):
+            if check_every_step and not torch.isfinite(loss):
                 raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch}, step {i} "
                                        f"({cfg.skip}, lr={cfg.lr}, seed={cfg.seed})")
             opt.zero_grad(set_to_none=True)
@@ -169,12 +177,15 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
             step += 1
-            loss_sum += loss.item() * len(idx)
-            correct += (out.argmax(1) == yb).sum().item()
+            loss_sum += loss.detach().double() * len(idx)
+            correct += (out.argmax(1) == yb).sum()
+        loss_sum, correct = loss_sum.item(), correct.item()
+        if not math.isfinite(loss_sum):
+            raise TrainingDiverged(f"loss became {loss_sum} in epoch {epoch} ({cfg.skip}, lr={cfg.lr}, seed={cfg.seed})")
         history.append({"epoch": epoch + 1, "lr": lr_at(step - 1), "train_loss": loss_sum / len(x_train),
                         "train_acc": correct / len(x_train)})
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
-            test = evaluate(model, ds.x_test, ds.y_test)
+            test = evaluate(model, x_test, y_test)
             history[-1].update(test_loss=test["loss"], test_acc=test["acc"])
         if on_epoch is not None:
             with torch.no_grad():
@@ -185,4 +196,4 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
                "test_acc": history[-1]["test_acc"], "test_loss": history[-1]["test_loss"],
                "train_seconds": time.perf_counter() - start}
     model.eval()
-    return model, history, metrics
+    return model.cpu(), history, metrics
