@@ -187,7 +187,8 @@ def _conv_blocks(model, x: torch.Tensor, c: int):
     with torch.no_grad():
         h = model.stem(x)  # (N, c, H, W)
     for block in model.blocks:
-        u, s, v = jacobians.conv_top_singular(block, h, c)
+        # The committed conv results were computed by subspace iteration; kept so they stay reproducible.
+        u, s, v = jacobians.conv_top_singular(block, h, c, method="subspace")
         us.append(u)
         vs.append(v)
         per_block.append({"sigma1": s[:, 0].mean().item(),
