@@ -128,8 +128,9 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
     loss and accuracy. Raises :class:`TrainingDiverged` on a non-finite loss.
     Training runs on ``ENTRES_DEVICE`` (:mod:`entres.devices`); the model is returned on the CPU.
     ``on_epoch(epoch, model)`` may return a dict merged into that epoch's history
-    entry; it is called in eval mode under ``no_grad`` and must not touch the
-    training state (it does not change the trained weights).
+    entry; it is called in eval mode under ``no_grad``, with the model still on the
+    training device, and must not touch the training state (it does not change the
+    trained weights).
     """
     ds = ds or data.load(cfg.dataset)
     dev = devices.current()

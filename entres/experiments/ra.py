@@ -220,8 +220,9 @@ def ra_collapse(cfg: dict) -> dict:
     def measure(epoch: int, model) -> dict | None:
         if epoch != 1 and epoch % cfg["nc_every"] and epoch != tcfg.epochs:
             return None
-        feats = model.forward_features(xs).flatten(1)
-        return {"nc": collapse.neural_collapse(feats, ys, model.head.weight, model.head.bias)}
+        dev = model.head.weight.device  # the training device (ENTRES_DEVICE)
+        feats = model.forward_features(xs.to(dev)).flatten(1)
+        return {"nc": collapse.neural_collapse(feats, ys.to(dev), model.head.weight, model.head.bias)}
 
     _, history, metrics = checkpoints.trained(tcfg, on_epoch=measure)
     final = history[-1]["nc"]
