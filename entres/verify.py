@@ -55,15 +55,20 @@ def committed(experiment: str, root: Path | None = None) -> list[tuple[Path, dic
     return sorted(records, key=lambda pr: (cost(pr[1]), pr[0].name))
 
 
+def on_cpu(record: dict) -> bool:
+    """Whether the run was computed on a CPU (a GPU run cannot be reproduced bit for bit on one)."""
+    return not record["provenance"].get("device", "cpu").startswith("cuda")
+
+
 def choose(chapters: list[str], per_chapter: int = 1, max_seconds: float = 600.0) -> list[tuple[Path, dict]]:
-    """The ``per_chapter`` cheapest committed runs of each chapter that took at most ``max_seconds``."""
+    """The ``per_chapter`` cheapest committed CPU runs of each chapter that took at most ``max_seconds``."""
     unknown = set(chapters) - set(CHAPTERS)
     if unknown:
         raise ValueError(f"unknown chapter(s) {sorted(unknown)}; valid: {', '.join(CHAPTERS)}")
     chosen = []
     for chapter in chapters:
         pool = sorted((pr for exp in CHAPTERS[chapter] for pr in committed(exp)), key=lambda pr: cost(pr[1]))
-        chosen += [pr for pr in pool if cost(pr[1]) <= max_seconds][:per_chapter]
+        chosen += [pr for pr in pool if cost(pr[1]) <= max_seconds and on_cpu(pr[1])][:per_chapter]
     return chosen
 
 

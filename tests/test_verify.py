@@ -36,3 +36,13 @@ def test_verify_refuses_bad_requests(isolated_results, capsys):
     assert "valid: RA, ERM" in capsys.readouterr().err
     assert cli.main(["verify", "no/such/file.json"]) == 2
     assert cli.main(["verify", "--chapter", "ERM"]) == 2  # nothing committed in an empty cache
+
+
+def test_gpu_runs_are_never_chosen(real_data, isolated_results):
+    rec = run_sweep("ra_trajectory", [TINY])[0]
+    path = isolated_results / "ra_trajectory" / f"{rec['key']}.json"
+    assert [r["key"] for _, r in verify.choose(["RA"])] == [rec["key"]]
+    gpu = json.loads(path.read_text())
+    gpu["provenance"]["device"] = "cuda: NVIDIA H100 80GB HBM3"
+    path.write_text(json.dumps(gpu))
+    assert verify.choose(["RA"]) == []
