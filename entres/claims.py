@@ -24,12 +24,13 @@ class Claim:
 
 
 CLAIMS = {c.id: c for c in [
-    Claim("ERM-1", "Entangled sparse skip mappings improve generalisation of CNNs over identity skips", "ERM"),
+    Claim("ERM-1", "Entangled sparse skip mappings improve generalisation of CNNs over identity skips", "ERM",
+          "erm_cnn"),
     Claim("ERM-2", "Entangled sparse skip mappings improve generalisation of Vision Transformers", "ERM"),
-    Claim("ERM-3", "Orthogonal skip mappings hurt CNNs and Vision Transformers", "ERM"),
+    Claim("ERM-3", "Orthogonal skip mappings hurt CNNs and Vision Transformers", "ERM", "erm_cnn"),
     Claim("ERM-4", "In RNNs, orthogonal residual mappings favour time-variant over time-invariant tasks", "ERM",
           "erm4_rnn"),
-    Claim("ERM-5", "Entangled mappings can preserve iterative feature refinement", "ERM"),
+    Claim("ERM-5", "Entangled mappings can preserve iterative feature refinement", "ERM", "erm5_refinement"),
     Claim("RA-1", "Intermediate representations of an input lie equispaced on a line", "RA", "ra1_line"),
     Claim("RA-2", "Top singular vectors of residual Jacobians align within blocks and across depth", "RA",
           "ra2_alignment"),
@@ -38,7 +39,7 @@ CLAIMS = {c.id: c for c in [
     Claim("RA-5", "Residual Alignment disappears when skip connections are removed", "RA", "ra5_no_skip"),
     Claim("RA-6", "Residual Alignment occurs in models that generalise", "RA", "ra6_generalisation"),
     Claim("RA-7", "The last layer undergoes Neural Collapse", "RA", "ra7_collapse"),
-    Claim("X-1", "(ours) Does Residual Alignment survive entangled skips?", "both"),
+    Claim("X-1", "(ours) Does Residual Alignment survive entangled skips?", "both", "x1_entangled_ra"),
 ]}
 
 
