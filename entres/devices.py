@@ -7,6 +7,8 @@ deterministic (cuDNN's deterministic algorithms, no autotuning) but will not mat
 from __future__ import annotations
 
 import os
+import platform
+from pathlib import Path
 
 import torch
 
@@ -31,7 +33,18 @@ def current() -> torch.device:
 
 
 def describe(dev: torch.device) -> str:
-    """The device for provenance, e.g. ``'cuda: NVIDIA H100 80GB HBM3'`` (CPU names come from provenance)."""
+    """The device for provenance, e.g. ``'cuda: NVIDIA H100 80GB HBM3'`` or ``'cpu: AMD EPYC'``."""
     if dev.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(dev)}"
-    return "cpu"
+    return f"cpu: {_cpu_name()}"
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+

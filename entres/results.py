@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
+from . import __version__, devices
 
 
 class MissingResultError(RuntimeError):
@@ -87,23 +87,13 @@ def _git_commit() -> str:
     return (commit or "unknown") + ("+dirty" if dirty else "")
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def provenance(wall_seconds: float, device: str = "cpu") -> dict:
+def provenance(wall_seconds: float) -> dict:
     return {
         "entres_version": __version__,
         "git_commit": _git_commit(),
         "torch_version": torch.__version__,
         "python": platform.python_version(),
-        "device": device if device != "cpu" else f"cpu: {_cpu_name()}",
+        "device": devices.describe(devices.current()),
         "threads": torch.get_num_threads(),
         "hostname": platform.node(),
         "wall_seconds": round(wall_seconds, 3),

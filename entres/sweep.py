@@ -16,7 +16,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_complet
 
 from tqdm import tqdm
 
-from . import devices, experiments, results
+from . import experiments, results
 from .data import DataError
 
 
@@ -49,7 +49,7 @@ def execute(name: str, config: dict) -> dict:
         torch.set_num_threads(int(threads))
     start = time.perf_counter()
     parts = exp.fn(config)
-    prov = results.provenance(time.perf_counter() - start, device=devices.describe(devices.current()))
+    prov = results.provenance(time.perf_counter() - start)
     # Timings are provenance, not results: kept out of the metrics, so a rerun writes identical metrics.
     metrics = parts.get("metrics", {})
     prov.update({k: round(metrics.pop(k), 3) for k in [k for k in metrics if k.endswith("_seconds")]})

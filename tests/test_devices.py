@@ -7,7 +7,7 @@ from entres import devices
 def test_default_is_cpu(monkeypatch):
     monkeypatch.delenv("ENTRES_DEVICE", raising=False)
     assert devices.current() == torch.device("cpu")
-    assert devices.describe(devices.current()) == "cpu"
+    assert devices.describe(devices.current()).startswith("cpu: ")
 
 
 @pytest.mark.parametrize("name", ["tpu", "gpu", "cuda:x"])

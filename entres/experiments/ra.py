@@ -19,7 +19,7 @@ def _round(t: torch.Tensor, digits: int = 6) -> list:
 
 
 def _validate(cfg: dict) -> None:
-    train_config(cfg)
+    TrainConfig.from_options(cfg)
     frame = cfg.get("frame", "raw")
     if frame not in FRAMES:
         raise ValueError(f"unknown frame {frame!r}; valid: {', '.join(FRAMES)}")
@@ -29,10 +29,6 @@ def _validate(cfg: dict) -> None:
         raise ValueError(f"the untangled frame is implemented for arch='resmlp', got {cfg['arch']!r}")
     if cfg["n_samples"] < 1:
         raise ValueError(f"n_samples must be >= 1, got {cfg['n_samples']}")
-
-
-def train_config(cfg: dict) -> TrainConfig:
-    return TrainConfig.from_options(cfg)
 
 
 def untangling_frames(model) -> torch.Tensor | None:
@@ -56,7 +52,7 @@ def untangling_frames(model) -> torch.Tensor | None:
             validate=_validate, later=MEASURE_LATER)
 def ra_trajectory(cfg: dict) -> dict:
     """Train (or load) a model, then measure RA-1 on ``n_samples`` stratified test inputs."""
-    tcfg = train_config(cfg)
+    tcfg = TrainConfig.from_options(cfg)
     model, history, metrics = checkpoints.trained(tcfg)
     ds = data.load(tcfg.dataset)
     idx = data.stratified_indices(ds.y_test, min(cfg["n_samples"], len(ds.y_test)), seed=cfg["sample_seed"])
@@ -124,7 +120,7 @@ def ra_jacobian(cfg: dict) -> dict:
     the residual Jacobians of every block (exact for MLP blocks, top-C matrix-free for conv blocks)."""
     from .. import alignment
 
-    tcfg = train_config(cfg)
+    tcfg = TrainConfig.from_options(cfg)
     model, history, metrics = checkpoints.trained(tcfg)
     ds = data.load(tcfg.dataset)
     c = ds.num_classes
@@ -211,7 +207,7 @@ def ra_collapse(cfg: dict) -> dict:
     from .. import collapse
     from ..train import training_split
 
-    tcfg = train_config(cfg)
+    tcfg = TrainConfig.from_options(cfg)
     ds = data.load(tcfg.dataset)
     x, y = training_split(tcfg, ds)
     idx = data.stratified_indices(y, min(cfg["n_samples"], len(y)), seed=cfg["sample_seed"])
