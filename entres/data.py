@@ -252,25 +252,36 @@ def _load_images(name: str, base: str, classes, root: Path, download) -> Dataset
     return ds
 
 
-def augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
-    """Random crop (zero padding ``pad``) and horizontal flip, per sample, on a batch (B, C, H, W).
+AUGMENT_PAD = 4
+
+
+def augment_draws(batch_sizes: list[int], generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """The random crop offsets and flips for consecutive batches, drawn in the order :func:`augment` draws
+    them batch by batch, so drawing an epoch's worth at once picks the same crops: ``(dy, dx, flip)``,
+    each concatenated over the batches."""
+    draws = [(torch.randint(0, 2 * AUGMENT_PAD + 1, (b,), generator=generator),
+              torch.randint(0, 2 * AUGMENT_PAD + 1, (b,), generator=generator),
+              torch.rand(b, generator=generator) < 0.5) for b in batch_sizes]
+    return tuple(torch.cat(parts) for parts in zip(*draws))
+
+
+def augment(x: torch.Tensor, generator: torch.Generator | None = None, draws: tuple | None = None) -> torch.Tensor:
+    """Random crop (zero padding 4) and horizontal flip, per sample, on a batch (B, C, H, W).
 
     The random draws come from the (CPU) ``generator`` whatever device ``x`` is on, so a seed picks the
-    same crops and flips on every device.
+    same crops and flips on every device; or they are given as ``draws`` (:func:`augment_draws`, already
+    on ``x``'s device), which lets a GPU loop copy an epoch's draws once instead of every step.
     """
     b, _, h, w = x.shape
-    dev = x.device
+    dev, pad = x.device, AUGMENT_PAD
+    dy, dx, flip = draws if draws is not None else (t.to(dev) for t in augment_draws([b], generator))
     padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(dev)
-    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(dev)
     rows = (dy[:, None] + torch.arange(h, device=dev)[None, :])  # (B, H)
     cols = (dx[:, None] + torch.arange(w, device=dev)[None, :])  # (B, W)
     out = padded[torch.arange(b, device=dev)[:, None, None, None],
                  torch.arange(x.shape[1], device=dev)[None, :, None, None],
                  rows[:, None, :, None], cols[:, None, None, :]]
-    flip = (torch.rand(b, generator=generator) < 0.5).to(dev)
-    out[flip] = out[flip].flip(-1)
-    return out
+    return torch.where(flip[:, None, None, None], out.flip(-1), out)  # no boolean indexing: no GPU sync
 
 
 def stratified_indices(labels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:

@@ -159,11 +159,15 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
         perm = torch.randperm(len(x_train), generator=g).to(dev)
         loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
         correct = torch.zeros((), dtype=torch.int64, device=dev)
+        if cfg.augment:  # the epoch's crops and flips in one copy: a copy per step would sync a GPU every step
+            sizes = [min(cfg.batch_size, len(x_train) - i * cfg.batch_size) for i in range(steps_per_epoch)]
+            draws = [t.to(dev) for t in data.augment_draws(sizes, g)]
         for i in range(steps_per_epoch):
-            idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+            sl = slice(i * cfg.batch_size, (i + 1) * cfg.batch_size)
+            idx = perm[sl]
             xb, yb = x_train[idx], y_train[idx]
             if cfg.augment:
-                xb = data.augment(xb, g)
+                xb = data.augment(xb, draws=tuple(t[sl] for t in draws))
             for group in opt.param_groups:
                 group["lr"] = lr_at(step)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):

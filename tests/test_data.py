@@ -68,6 +68,17 @@ def test_augment_is_seeded_and_keeps_shape():
     assert a.shape == x.shape and torch.equal(a, b) and not torch.equal(a, x)
 
 
+def test_augment_draws_for_an_epoch_pick_the_same_crops_as_batch_by_batch():
+    x = torch.randn(10, 3, 8, 8)
+    g = torch.Generator().manual_seed(3)
+    one_by_one = [data.augment(x[:4], g), data.augment(x[4:8], g), data.augment(x[8:], g)]
+    draws = data.augment_draws([4, 4, 2], torch.Generator().manual_seed(3))
+    at_once = [data.augment(x[s], draws=tuple(t[s] for t in draws)) for s in (slice(0, 4), slice(4, 8), slice(8, 10))]
+    assert all(torch.equal(a, b) for a, b in zip(one_by_one, at_once))
+    flipped = data.augment(x[:1], draws=(torch.tensor([4]), torch.tensor([4]), torch.tensor([True])))
+    assert torch.equal(flipped, x[:1].flip(-1))  # offset 4 of padding 4 = no shift
+
+
 def test_real_datasets(real_data):
     fm = data.load("fashionmnist")
     assert fm.x_train.shape == (60000, 1, 28, 28) and fm.x_test.shape == (10000, 1, 28, 28)
