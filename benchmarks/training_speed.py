@@ -3,7 +3,8 @@
 FLOPs of one step (forward + backward) are counted by torch's FlopCounterMode; the peaks are measured
 in the same run (a large fp32 matmul through MKL, the same in bf16, and a 1x1 conv in channels_last
 through oneDNN), so every figure printed is a ratio of two measurements taken minutes apart on the
-same machine (the best fp32 peak is the largest of a matmul, a 1x1 and a 3x3 conv). Variants: plain eager fp32 (the baseline), channels_last (conv nets), bf16 autocast.
+same machine (the best fp32 peak is the largest of a matmul, a 1x1 and a 3x3 conv). Variants: plain eager fp32 (the baseline), channels_last (conv nets), bf16 autocast; with
+``--mlp-alternatives`` also the ResMLP's linears as oneDNN 1x1 convolutions and torch.compile (neither helps).
 Whether bf16 leaves accuracy unchanged is a separate question (a training run), not answered here.
 
     .venv/bin/python benchmarks/training_speed.py [--steps 10 --rounds 3 --threads 2]
@@ -48,6 +49,20 @@ def peak(kind: str, seconds: float = 1.0) -> float:
     return flops * n / (time.perf_counter() - start) / 1e9
 
 
+def conv1x1_linear(x: torch.Tensor, weight: torch.Tensor, bias=None) -> torch.Tensor:
+    """A linear layer on (B, K) as a 1x1 convolution through oneDNN: the batch laid out as a channels_last
+    image (1, K, B/W, W) with W the largest of 32, 16, ... dividing B (the same memory, no copy)."""
+    b, k = x.shape
+    w = next(d for d in (32, 16, 8, 4, 2, 1) if b % d == 0)
+    out = F.conv2d(x.view(1, b // w, w, k).permute(0, 3, 1, 2), weight[:, :, None, None], bias)
+    return out.permute(0, 2, 3, 1).reshape(b, -1)
+
+
+class Conv1x1Linear(torch.nn.Linear):
+    def forward(self, x):
+        return conv1x1_linear(x, self.weight, self.bias) if x.dim() == 2 else super().forward(x)
+
+
 def make_step(name: str, variant: str):
     spec = MODELS[name]
     torch.manual_seed(0)
@@ -56,12 +71,17 @@ def make_step(name: str, variant: str):
     if variant == "channels_last":
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
+    if variant in ("linear-as-conv1x1", "linear-as-conv1x1+compile"):
+        for module in model.modules():
+            if type(module) is torch.nn.Linear:
+                module.__class__ = Conv1x1Linear
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    forward = torch.compile(model) if variant.endswith("compile") else model
     autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if variant == "bf16" else contextlib.nullcontext
 
     def step():
         with autocast():
-            loss = F.cross_entropy(model(x), y)
+            loss = F.cross_entropy(forward(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -76,11 +96,15 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--mlp-alternatives", action="store_true",
+                    help="also time the ResMLP with its linears as oneDNN 1x1 convolutions and with torch.compile")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     peaks = {k: peak(k) for k in ("fp32", "bf16", "conv1x1-cl", "conv3x3-cl")}
     best_fp32 = max(peaks["fp32"], peaks["conv1x1-cl"], peaks["conv3x3-cl"])
     variants = {"resmlp": ["eager", "bf16"], "rescnn": ["eager", "channels_last", "bf16"], "vit": ["eager", "bf16"]}
+    if args.mlp_alternatives:
+        variants["resmlp"] += ["linear-as-conv1x1", "compile", "linear-as-conv1x1+compile"]
     steps = {(m, v): make_step(m, v) for m, vs in variants.items() for v in vs}
     times = {k: [] for k in steps}
     for _ in range(args.rounds):  # interleaved, so machine noise hits every variant alike
@@ -93,7 +117,7 @@ def main():
     print(f"{args.threads} threads; peaks (GFLOP/s): fp32 matmul {peaks['fp32']:.0f}, bf16 matmul {peaks['bf16']:.0f}, "
           f"fp32 conv channels_last 1x1 {peaks['conv1x1-cl']:.0f}, 3x3 {peaks['conv3x3-cl']:.0f}; "
           f"fractions are of the best fp32 peak ({best_fp32:.0f}) or of the bf16 one")
-    print(f"{'model':8s} {'variant':14s} {'ms/step':>8s} {'GFLOP/step':>10s} {'GFLOP/s':>8s} {'of peak':>8s} "
+    print(f"{'model':8s} {'variant':26s} {'ms/step':>8s} {'GFLOP/step':>10s} {'GFLOP/s':>8s} {'of peak':>8s} "
           f"{'speedup':>8s}")
     for (m, v), t in times.items():
         med = statistics.median(t)
@@ -101,7 +125,7 @@ def main():
         rate = flops / med / 1e9
         ref = peaks["bf16"] if v == "bf16" else best_fp32
         base = statistics.median(times[(m, "eager")])
-        print(f"{m:8s} {v:14s} {1000 * med:8.1f} {flops / 1e9:10.2f} {rate:8.1f} {rate / ref:8.1%} {base / med:8.2f}x")
+        print(f"{m:8s} {v:26s} {1000 * med:8.1f} {flops / 1e9:10.2f} {rate:8.1f} {rate / ref:8.1%} {base / med:8.2f}x")
 
 
 if __name__ == "__main__":
