@@ -272,6 +272,8 @@ def augment(x: torch.Tensor, generator: torch.Generator | None = None, draws: tu
     same crops and flips on every device; or they are given as ``draws`` (:func:`augment_draws`, already
     on ``x``'s device), which lets a GPU loop copy an epoch's draws once instead of every step.
     """
+    if (generator is None) == (draws is None):
+        raise ValueError("augment needs exactly one of generator and draws")
     b, _, h, w = x.shape
     dev, pad = x.device, AUGMENT_PAD
     dy, dx, flip = draws if draws is not None else (t.to(dev) for t in augment_draws([b], generator))
