@@ -94,19 +94,7 @@ def topk_matrix_free(jvp, vjp, n_in: int, k: int, iters: int | None = None, over
     m = k + (oversample if oversample is not None else (4 if krylov else 8))
     v = torch.linalg.qr(torch.randn(*batch, n_in, m, generator=generator, dtype=dtype))[0]
     if krylov:
-        basis, images = [v], []
-        for _ in range(iters):
-            images.append(jvp(v))
-            v = _orthogonal_complement(vjp(images[-1]), torch.cat(basis, -1))
-            basis.append(v)
-        images.append(jvp(v))
-        # The basis Q is orthonormal and J Q = B (every J V_i reused): the SVD of B gives the Ritz triplets,
-        # here through the small Gram matrix BᵀB (float64 eigh; accurate for the leading singular values).
-        q, b = torch.cat(basis, -1), torch.cat(images, -1)
-        lam, w = torch.linalg.eigh((b.mT @ b).double())
-        w = w[..., -k:].flip(-1).to(b.dtype)  # (*batch, m·(iters+1), k), largest first
-        s = lam[..., -k:].flip(-1).clamp_min(0).sqrt().to(b.dtype)
-        return (b @ w) / s.clamp_min(torch.finfo(b.dtype).tiny)[..., None, :], s, q @ w
+        return _block_lanczos(jvp, vjp, v, k, iters)
     for _ in range(iters):
         u = torch.linalg.qr(jvp(v))[0]
         v = torch.linalg.qr(vjp(u))[0]
@@ -115,13 +103,57 @@ def topk_matrix_free(jvp, vjp, n_in: int, k: int, iters: int | None = None, over
     return ub[..., :k], s[..., :k], (v @ wh.mT)[..., :k]
 
 
-def _orthogonal_complement(w: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """An orthonormal basis of w's columns (*, n, m) with the span of q's orthonormal columns (*, n, c) removed:
-    project, normalise, twice (block Gram-Schmidt with reorthogonalisation, which stays orthogonal to working
-    precision even when w lies almost inside that span, as Krylov blocks do once the leading directions have
-    converged)."""
-    for _ in range(2):
-        w = torch.linalg.qr(w - q @ (q.mT @ w))[0]
+def _block_lanczos(jvp, vjp, v: torch.Tensor, k: int, iters: int):
+    """Block Lanczos on JᵀJ from the orthonormal start block v (*batch, n, m), with full reorthogonalisation.
+
+    The basis Q = [V_0 … V_iters] is stored as rows, (*batch, M, n) with M = m·(iters+1), so each new block is
+    a contiguous slice and the products with Q run in the layout BLAS handles fastest. T = Qᵀ JᵀJ Q is
+    block tridiagonal: its entries are the coefficients of W_j = JᵀJ V_j on V_{j-1} and V_j, which the
+    three-term step computes anyway. A full projection then removes what rounding left of the earlier blocks
+    (Lanczos vectors lose orthogonality exactly as Ritz values converge), see :func:`_orthonormal_rows`. The Ritz triplets come from the small eigenproblem of T (float64):
+    σ² = eigenvalues, V = Q W, U = J V / σ.
+    """
+    if v.dim() == 3 and len(v) == 1:  # one operator: plain matrix products run several times faster than bmm
+        u, s, vk = _block_lanczos(lambda x: jvp(x[None])[0], lambda x: vjp(x[None])[0], v[0], k, iters)
+        return u[None], s[None], vk[None]
+    *batch, n, m = v.shape
+    total = m * (iters + 1)
+    qt = v.new_empty(*batch, total, n)  # basis rows
+    t = v.new_zeros(*batch, total, total)
+    vt = v.mT
+    for j in range(iters + 1):
+        lo, hi, near = j * m, (j + 1) * m, max(0, (j - 1) * m)
+        qt[..., lo:hi, :] = vt
+        wt = vjp(jvp(vt.mT)).mT  # rows of JᵀJ V_j, (*batch, m, n)
+        local = qt[..., near:hi, :]
+        coef = wt @ local.mT  # (*batch, m, hi - near): T's blocks (j, j-1) and (j, j)
+        t[..., lo:hi, near:hi] = coef
+        t[..., near:hi, lo:hi] = coef.mT
+        if j == iters:
+            break
+        vt = _orthonormal_rows(wt - coef @ local, qt[..., :hi, :])
+    lam, w = torch.linalg.eigh(t.double())
+    w = w[..., -k:].flip(-1).to(v.dtype)  # (*batch, M, k), largest first
+    s = lam[..., -k:].flip(-1).clamp_min(0).sqrt().to(v.dtype)
+    vk = qt.mT @ w
+    return jvp(vk) / s.clamp_min(torch.finfo(v.dtype).tiny)[..., None, :], s, vk
+
+
+def _orthonormal_rows(w: torch.Tensor, basis: torch.Tensor, passes: int = 3) -> torch.Tensor:
+    """Orthonormal rows spanning w (*, m, n) with the span of the orthonormal rows of ``basis`` removed.
+
+    Normalise, project, normalise, and project again while a projection removes more than half of a row
+    (Daniel-Gragg-Kaufman-Stewart): a small remainder is mostly rounding, which each QR would magnify into
+    a loss of orthogonality. That happens where the Krylov space is exhausted (the operator's rank is below
+    the basis size), and where the leading directions have converged.
+    """
+    w = torch.linalg.qr(w.mT)[0].mT
+    for _ in range(passes):
+        w = w - (w @ basis.mT) @ basis
+        norms = w.norm(dim=-1)
+        w = torch.linalg.qr(w.mT)[0].mT
+        if norms.min() > 0.5:
+            break
     return w
 
 
@@ -129,7 +161,7 @@ def _bn_scale(bn) -> torch.Tensor:
     return bn.weight / torch.sqrt(bn.running_var + bn.eps)
 
 
-def conv_operator(block, h: torch.Tensor):
+def conv_operator(block, h: torch.Tensor, order: str = "chw"):
     """J_l of a convolutional block at input h, as products with blocks of vectors.
 
     With BatchNorm folded and the ReLU masks fixed at h the block is linear in a tangent v:
@@ -137,7 +169,13 @@ def conv_operator(block, h: torch.Tensor):
     with transposed convolutions. ``h`` is one input (c, H, W), or a batch (N, c, H, W) whose
     operators are applied all at once. Returns ``(jvp, vjp, n)``: jvp maps (n, m) to (n, m)
     ((N, n, m) for a batch), vjp applies the adjoint, n = c*H*W.
+
+    ``order`` numbers the n coordinates: ``"chw"`` as ``h.reshape(-1)`` does, ``"hwc"`` channel fastest.
+    The singular values are the same; with "hwc" a block of vectors stored as rows (``V.mT`` contiguous) is
+    already the channels_last image batch the convolutions want, so no product copies its input or output.
     """
+    if order not in ("chw", "hwc"):
+        raise ValueError(f"unknown coordinate order {order!r}; valid: chw, hwc")
     import torch.nn.functional as F
 
     single = h.dim() == 3
@@ -167,14 +205,19 @@ def conv_operator(block, h: torch.Tensor):
     def apply(vecs: torch.Tensor, adjoint: bool) -> torch.Tensor:
         vb = vecs[None] if single else vecs  # (N, n, m)
         m = vb.shape[-1]
-        v = vb.mT.reshape(-1, *shape).to(h.dtype).contiguous(memory_format=cl)  # (N*m, c, H, W)
+        if order == "chw":
+            v = vb.mT.reshape(-1, *shape)
+        else:
+            c, height, width = shape
+            v = vb.mT.reshape(-1, height, width, c).permute(0, 3, 1, 2)
+        v = v.to(h.dtype).contiguous(memory_format=cl)  # (N*m, c, H, W)
         m_in, m_out = repeated(m)
         first, second = kernels[adjoint]
         if adjoint:  # Jᵀ u = conv1ᵀ(a_in * conv2ᵀ(a_out * u))
             out = F.conv2d(m_in * F.conv2d(m_out * v, first, padding=1), second, padding=1)
         else:
             out = m_out * F.conv2d(m_in * F.conv2d(v, first, padding=1), second, padding=1)
-        out = out.reshape(batch, m, n).mT.to(vecs.dtype)
+        out = (out if order == "chw" else out.permute(0, 2, 3, 1)).reshape(batch, m, n).mT.to(vecs.dtype)
         return out[0] if single else out
 
     return (lambda vecs: apply(vecs, False)), (lambda vecs: apply(vecs, True)), n
@@ -188,10 +231,22 @@ def conv_top_singular(block, h: torch.Tensor, k: int, iters: int | None = None, 
     Returns U (N, n, k), S (N, k), V (N, n, k) with n = c*H*W.
     """
     g = torch.Generator().manual_seed(seed)
+    # Krylov works in the copy-free "hwc" order; subspace iteration keeps "chw", with which the committed
+    # results were computed (the random start block, and so the last digits, depend on the order).
+    order = "hwc" if method == "krylov" else "chw"
     parts = []
     for start in range(0, len(h), chunk):
         x = h[start:start + chunk]
-        jvp, vjp, n = conv_operator(block, x)
-        parts.append(topk_matrix_free(jvp, vjp, n, k, iters=iters, generator=g, dtype=h.dtype, batch=(len(x),),
-                                      method=method))
+        jvp, vjp, n = conv_operator(block, x, order)
+        u, s, v = topk_matrix_free(jvp, vjp, n, k, iters=iters, generator=g, dtype=h.dtype, batch=(len(x),),
+                                   method=method)
+        if order == "hwc":
+            u, v = (_hwc_to_chw(a, x.shape[1:]) for a in (u, v))
+        parts.append((u, s, v))
     return tuple(torch.cat(p) for p in zip(*parts))
+
+
+def _hwc_to_chw(vecs: torch.Tensor, shape) -> torch.Tensor:
+    """Vectors (N, n, k) with coordinates in "hwc" order, renumbered to "chw" (n = c*H*W)."""
+    c, height, width = shape
+    return vecs.reshape(len(vecs), height, width, c, -1).permute(0, 3, 1, 2, 4).reshape(vecs.shape)

@@ -48,6 +48,18 @@ def test_matrix_free_top_k_matches_full_svd():
         assert torch.allclose((u.T @ q1[:, :6]).abs(), torch.eye(6, dtype=torch.float64), atol=1e-6), method
 
 
+def test_krylov_keeps_its_basis_orthogonal_in_float32():
+    # A trained block's Jacobian: a few large singular values over a bulk 10^4 times smaller. The Krylov
+    # blocks then have remainders near rounding level, where a lost orthogonality shows as wrong values.
+    g = torch.Generator().manual_seed(0)
+    d = torch.cat([torch.logspace(1, 0, 10), torch.logspace(-2, -4, 490)]).double()
+    q1, q2 = (torch.linalg.qr(torch.randn(500, 500, generator=g, dtype=torch.float64))[0] for _ in range(2))
+    m = ((q1 * d) @ q2.T).float()
+    u, s, v = jacobians.topk_matrix_free(lambda x: m @ x, lambda y: m.T @ y, 500, 10, generator=g, dtype=torch.float32)
+    assert ((s.double() - d[:10]) / d[:10]).abs().max() < 1e-5
+    assert (v.mT @ v - torch.eye(10)).abs().max() < 1e-5 and (u.mT @ u - torch.eye(10)).abs().max() < 1e-5
+
+
 def test_measures_on_known_inputs():
     g = torch.Generator().manual_seed(0)
     d, c = 200, 5
@@ -90,6 +102,13 @@ def test_conv_operator_is_the_dense_jacobian(conv_block):
     eye = torch.eye(n, dtype=torch.float64)
     assert torch.allclose(jvp(eye), dense, atol=1e-12)
     assert torch.allclose(vjp(eye), dense.T, atol=1e-12)
+    # "hwc" numbers the same coordinates channel-fastest: the same operator, rows and columns permuted.
+    perm = torch.arange(n).reshape(blk.conv1.in_channels, *h.shape[2:]).permute(1, 2, 0).reshape(-1)
+    jvp, vjp, _ = jacobians.conv_operator(blk, h[0], order="hwc")
+    assert torch.allclose(jvp(eye), dense[perm][:, perm], atol=1e-12)
+    assert torch.allclose(vjp(eye), dense[perm][:, perm].T, atol=1e-12)
+    with pytest.raises(ValueError, match="valid: chw, hwc"):
+        jacobians.conv_operator(blk, h[0], order="whc")
 
 
 def test_conv_matrix_free_top_k_matches_dense_svd(conv_block):
@@ -99,6 +118,11 @@ def test_conv_matrix_free_top_k_matches_dense_svd(conv_block):
     for method, iters in (("krylov", 20), ("subspace", 30)):
         _, s, _ = jacobians.conv_top_singular(blk, h, 5, method=method, iters=iters)
         assert torch.allclose(s, torch.linalg.svdvals(dense)[:, :5], rtol=1e-6), method
+    # The singular vectors too, in the "chw" numbering of h.reshape(-1) whatever order the method ran in:
+    # J v_i = σ_i u_i and Jᵀ u_i = σ_i v_i against the dense Jacobian.
+    u, s, v = jacobians.conv_top_singular(blk, h, 5, iters=20)
+    assert torch.allclose(dense @ v, u * s[:, None, :], atol=1e-8)
+    assert torch.allclose(dense.mT @ u, v * s[:, None, :], atol=1e-8)
 
 
 def test_conv_model_interface():
