@@ -110,12 +110,9 @@ def _block_lanczos(jvp, vjp, v: torch.Tensor, k: int, iters: int):
     a contiguous slice and the products with Q run in the layout BLAS handles fastest. T = Qᵀ JᵀJ Q is
     block tridiagonal: its entries are the coefficients of W_j = JᵀJ V_j on V_{j-1} and V_j, which the
     three-term step computes anyway. A full projection then removes what rounding left of the earlier blocks
-    (Lanczos vectors lose orthogonality exactly as Ritz values converge), see :func:`_orthonormal_rows`. The Ritz triplets come from the small eigenproblem of T (float64):
-    σ² = eigenvalues, V = Q W, U = J V / σ.
+    (Lanczos vectors lose orthogonality exactly as Ritz values converge), see :func:`_orthonormal_rows`.
+    The Ritz triplets come from the small eigenproblem of T (float64): σ² = eigenvalues, V = Q W, U = J V / σ.
     """
-    if v.dim() == 3 and len(v) == 1:  # one operator: plain matrix products run several times faster than bmm
-        u, s, vk = _block_lanczos(lambda x: jvp(x[None])[0], lambda x: vjp(x[None])[0], v[0], k, iters)
-        return u[None], s[None], vk[None]
     *batch, n, m = v.shape
     total = m * (iters + 1)
     qt = v.new_empty(*batch, total, n)  # basis rows
