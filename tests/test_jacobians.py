@@ -118,8 +118,9 @@ def test_conv_matrix_free_top_k_matches_dense_svd(conv_block):
     for method, iters in (("krylov", 20), ("subspace", 30)):
         _, s, _ = jacobians.conv_top_singular(blk, h, 5, method=method, iters=iters)
         assert torch.allclose(s, torch.linalg.svdvals(dense)[:, :5], rtol=1e-6), method
-    # The singular vectors too, in the "chw" numbering of h.reshape(-1) whatever order the method ran in:
-    # J v_i = σ_i u_i and Jᵀ u_i = σ_i v_i against the dense Jacobian.
+    # The singular vectors too, in the "chw" numbering of h.reshape(-1) whatever order the method ran in. Krylov
+    # builds U as J V / σ, so the first check tests the renumbering; the second, Jᵀ u_i = σ_i v_i, that they are
+    # singular vectors.
     u, s, v = jacobians.conv_top_singular(blk, h, 5, iters=20)
     assert torch.allclose(dense @ v, u * s[:, None, :], atol=1e-8)
     assert torch.allclose(dense.mT @ u, v * s[:, None, :], atol=1e-8)
