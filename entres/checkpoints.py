@@ -21,6 +21,11 @@ def checkpoint_path(cfg: TrainConfig):
     return results.results_root() / "_checkpoints" / f"{key}.pt"
 
 
+def partial_path(cfg: TrainConfig):
+    """Where an unfinished training run of ``cfg`` keeps its state (see :func:`entres.train.train`)."""
+    return checkpoint_path(cfg).with_suffix(".partial.pt")
+
+
 def trained(cfg: TrainConfig, progress: bool | None = None, on_epoch=None):
     """``(model, history, metrics)`` for ``cfg``: loaded from the checkpoint cache, else trained and saved.
 
@@ -38,10 +43,13 @@ def trained(cfg: TrainConfig, progress: bool | None = None, on_epoch=None):
             return model, state["history"], state["metrics"]
         except Exception:  # noqa: BLE001  a damaged checkpoint is just retrained
             path.unlink(missing_ok=True)
-    model, history, metrics = train(cfg, ds, progress=progress, on_epoch=on_epoch)
-    if path.exists():
-        return model, history, metrics
-    buf = io.BytesIO()
-    torch.save({"model": model.state_dict(), "history": history, "metrics": metrics}, buf)
-    results.atomic_write_bytes(path, buf.getvalue())
+    # An interrupted run continues from its last saved epoch. Not with a hook: the hook must see every epoch.
+    partial = partial_path(cfg) if on_epoch is None else None
+    model, history, metrics = train(cfg, ds, progress=progress, on_epoch=on_epoch, resume_path=partial)
+    if not path.exists():
+        buf = io.BytesIO()
+        torch.save({"model": model.state_dict(), "history": history, "metrics": metrics}, buf)
+        results.atomic_write_bytes(path, buf.getvalue())
+    if partial is not None:
+        partial.unlink(missing_ok=True)
     return model, history, metrics

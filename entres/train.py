@@ -6,20 +6,25 @@ same machine (and thread count) -> bitwise identical weights and numbers.
 """
 from __future__ import annotations
 
+import io
 import math
 import time
+from pathlib import Path
 from dataclasses import asdict, dataclass, field, fields
 
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from . import data, devices, mappings, models
+from . import data, devices, mappings, models, results
 
 
 # Architectures trained in channels_last by default. The RA conv net (resconv) is not among them: its
 # committed results were computed in the default layout, and a layout changes the last bits of a conv.
 CHANNELS_LAST_ARCHS = ("rescnn",)
+
+
+OPTIMIZERS = ("sgd", "adamw")
 
 
 class TrainingDiverged(RuntimeError):
@@ -47,10 +52,12 @@ class TrainConfig:
     eval_every: int = 1  # test-set evaluation every this many epochs (and after the last)
     channels_last: bool = True  # rescnn only: NHWC layout, oneDNN's fast conv path (benchmarks/training_speed.py)
     bf16: bool = False  # bfloat16 autocast for the forward pass (faster; off until shown not to change accuracy)
+    optimizer: str = "sgd"  # sgd | adamw (decoupled weight decay; momentum unused)
+    warmup_epochs: int = 0  # linear learning-rate warm-up before the schedule
 
     # Options added after the first results: left out of to_dict() (and so of every cache key) while
     # they hold their default, so results computed before they existed keep their keys.
-    _LATER_OPTIONS = ("grad_clip", "eval_every", "channels_last", "bf16")
+    _LATER_OPTIONS = ("grad_clip", "eval_every", "channels_last", "bf16", "optimizer", "warmup_epochs")
 
     def __post_init__(self):
         data.parse_name(self.dataset)
@@ -66,6 +73,10 @@ class TrainConfig:
             raise ValueError(f"unknown schedule {self.schedule!r}; valid: cosine, constant")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+        if not isinstance(self.warmup_epochs, int) or not 0 <= self.warmup_epochs < self.epochs:
+            raise ValueError(f"warmup_epochs must be an integer in [0, epochs), got {self.warmup_epochs!r}")
         if self.grad_clip < 0:
             raise ValueError(f"grad_clip must be >= 0 (0 = off), got {self.grad_clip}")
 
@@ -120,7 +131,51 @@ def training_split(cfg: TrainConfig, ds: data.Dataset) -> tuple[torch.Tensor, to
     return ds.x_train[idx], ds.y_train[idx]
 
 
-def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | None = None, on_epoch=None):
+def make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def lr_schedule(cfg: TrainConfig, steps_per_epoch: int):
+    """Learning rate at each optimiser step: linear warm-up, then cosine decay to 0 (or constant)."""
+    total, warm = cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch
+
+    def lr_at(s: int) -> float:
+        if s < warm:
+            return cfg.lr * (s + 1) / warm
+        if cfg.schedule == "constant":
+            return cfg.lr
+        return 0.5 * cfg.lr * (1 + math.cos(math.pi * (s - warm) / (total - warm)))
+    return lr_at
+
+
+def _save_state(path, cfg, model, opt, g, history, step, epoch, elapsed) -> None:
+    buf = io.BytesIO()
+    torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "generator": g.get_state(), "torch_rng": torch.get_rng_state(), "history": history,
+                "step": step, "epoch": epoch, "elapsed": elapsed}, buf)
+    results.atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def _load_state(path, cfg: TrainConfig) -> dict | None:
+    """The saved training state for ``cfg`` at ``path``; None (and the file removed) if absent, damaged or
+    from another config."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state["config"] == cfg.to_dict():
+            return state
+    except Exception:  # noqa: BLE001  a damaged state only costs the epochs it held
+        pass
+    path.unlink(missing_ok=True)
+    return None
+
+
+def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | None = None, on_epoch=None,
+          resume_path=None, save_every_s: float = 60.0):
     """Train a model; return ``(model, history, metrics)``.
 
     ``history`` has one entry per epoch (train loss/acc as seen during the epoch,
@@ -131,6 +186,11 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
     entry; it is called in eval mode under ``no_grad``, with the model still on the
     training device, and must not touch the training state (it does not change the
     trained weights).
+
+    With ``resume_path``, the training state (weights, optimiser, random generators, history) is saved
+    there at the end of an epoch once ``save_every_s`` seconds have passed since the last save, and a run
+    that finds a state of the same config there continues from it. A resumed run ends with the same
+    weights and history as an uninterrupted one; the caller deletes the file when it no longer needs it.
     """
     ds = ds or data.load(cfg.dataset)
     dev = devices.current()
@@ -144,16 +204,21 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
     # On a GPU, reading the loss every step would stall the queue: sums stay on the device (float64, the
     # same arithmetic as Python floats) and the divergence check moves to the epoch's end.
     check_every_step = dev.type == "cpu"
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                          weight_decay=cfg.weight_decay)
+    opt = make_optimizer(cfg, model)
     steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
-    total = cfg.epochs * steps_per_epoch
-    lr_at = ((lambda s: 0.5 * cfg.lr * (1 + math.cos(math.pi * s / total)))
-             if cfg.schedule == "cosine" else (lambda s: cfg.lr))
+    lr_at = lr_schedule(cfg, steps_per_epoch)
     g = torch.Generator().manual_seed(cfg.seed)
-    history, step, start = [], 0, time.perf_counter()
-    bar = tqdm(range(cfg.epochs), desc=f"{cfg.arch}/{cfg.skip}/{cfg.dataset} seed {cfg.seed}",
-               disable=None if progress is None else not progress, leave=False)
+    history, step, first_epoch, elapsed = [], 0, 0, 0.0
+    if resume_path is not None and (saved := _load_state(resume_path, cfg)) is not None:
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        g.set_state(saved["generator"])
+        torch.set_rng_state(saved["torch_rng"])
+        history, step, first_epoch, elapsed = saved["history"], saved["step"], saved["epoch"], saved["elapsed"]
+    start = last_save = time.perf_counter()
+    bar = tqdm(range(first_epoch, cfg.epochs), desc=f"{cfg.arch}/{cfg.skip}/{cfg.dataset} seed {cfg.seed}",
+               disable=None if progress is None else not progress, leave=False,
+               initial=first_epoch, total=cfg.epochs)
     for epoch in bar:
         model.train()
         perm = torch.randperm(len(x_train), generator=g).to(dev)
@@ -196,9 +261,13 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
             with torch.no_grad():
                 history[-1].update(on_epoch(epoch + 1, model) or {})
         bar.set_postfix(train=f"{correct / len(x_train):.3f}", test=f"{history[-1].get('test_acc', float('nan')):.3f}")
+        now = time.perf_counter()
+        if resume_path is not None and epoch + 1 < cfg.epochs and now - last_save >= save_every_s:
+            _save_state(resume_path, cfg, model, opt, g, history, step, epoch + 1, elapsed + now - start)
+            last_save = now
     train_eval = evaluate(model, x_train, y_train)
     metrics = {"train_acc": train_eval["acc"], "train_loss": train_eval["loss"],
                "test_acc": history[-1]["test_acc"], "test_loss": history[-1]["test_loss"],
-               "train_seconds": time.perf_counter() - start}
+               "train_seconds": elapsed + time.perf_counter() - start}
     model.eval()
     return model.cpu(), history, metrics

@@ -80,3 +80,75 @@ def test_speed_switches_keep_old_cache_keys_and_train():
         cfg = TrainConfig(dataset="cifar10", arch="rescnn", depth=8, width=4, epochs=1, batch_size=32, **extra)
         _, history, metrics = train(cfg, ds, progress=False)
         assert len(history) == 1 and 0 <= metrics["test_acc"] <= 1
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def _interrupt_after(epoch):
+    def hook(e, model):
+        if e == epoch:
+            raise _Interrupt
+    return hook
+
+
+def test_interrupted_training_resumes_to_the_same_weights_and_history(tmp_path):
+    """A run stopped after epoch 2 of 4 (its state saved every epoch) continues from epoch 2 and ends exactly where
+    an uninterrupted run ends; so does the AdamW variant with warm-up and augmentation-free data."""
+    ds = toy_dataset()
+    for extra in ({"momentum": 0.9}, {"optimizer": "adamw", "lr": 0.01, "warmup_epochs": 1}):
+        c = cfg(epochs=4, **extra)
+        state = tmp_path / f"{c.optimizer}.partial.pt"
+        with pytest.raises(_Interrupt):
+            train(c, ds, progress=False, on_epoch=_interrupt_after(3), resume_path=state, save_every_s=0)
+        assert torch.load(state, weights_only=True)["epoch"] == 2  # epoch 3 finished but was not saved
+        epochs_run = []
+        m1, h1, r1 = train(c, ds, progress=False, resume_path=state, save_every_s=0,
+                           on_epoch=lambda e, m: epochs_run.append(e))
+        m2, h2, r2 = train(c, ds, progress=False)
+        assert epochs_run == [3, 4]
+        for a, b in zip(m1.state_dict().values(), m2.state_dict().values()):
+            assert torch.equal(a, b)
+        assert h1 == h2 and r1["test_acc"] == r2["test_acc"] and r1["train_loss"] == r2["train_loss"]
+
+
+def test_saved_state_of_another_config_or_damaged_is_not_used(tmp_path):
+    ds = toy_dataset()
+    state = tmp_path / "run.partial.pt"
+    with pytest.raises(_Interrupt):
+        train(cfg(epochs=4, seed=1), ds, progress=False, on_epoch=_interrupt_after(3), resume_path=state,
+              save_every_s=0)
+    epochs_run = []
+    train(cfg(epochs=4, seed=2), ds, progress=False, resume_path=state, save_every_s=1e9,
+          on_epoch=lambda e, m: epochs_run.append(e))
+    assert epochs_run == [1, 2, 3, 4] and not state.exists()
+    state.write_bytes(b"not a torch file")
+    epochs_run.clear()
+    train(cfg(epochs=4, seed=2), ds, progress=False, resume_path=state, on_epoch=lambda e, m: epochs_run.append(e))
+    assert epochs_run == [1, 2, 3, 4] and not state.exists()
+
+
+def test_warmup_then_cosine_schedule():
+    from entres.train import lr_schedule
+
+    lr_at = lr_schedule(cfg(epochs=4, lr=1.0, warmup_epochs=1), steps_per_epoch=10)
+    assert [lr_at(s) for s in (0, 4, 9)] == [0.1, 0.5, 1.0]
+    assert lr_at(10) == 1.0 and abs(lr_at(25) - 0.5) < 1e-12 and lr_at(39) > 0
+    plain = lr_schedule(cfg(epochs=4, lr=1.0), steps_per_epoch=10)
+    assert plain(0) == 1.0 and abs(plain(20) - 0.5) < 1e-12
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"optimizer": "adam"}, "valid: sgd, adamw"),
+    ({"warmup_epochs": 3}, r"warmup_epochs must be an integer in \[0, epochs\)"),
+    ({"warmup_epochs": -1}, "warmup_epochs must be"),
+])
+def test_bad_optimizer_options(bad, match):
+    with pytest.raises(ValueError, match=match):
+        cfg(**bad)
+
+
+def test_optimizer_options_keep_old_cache_keys():
+    assert "optimizer" not in TrainConfig().to_dict() and "warmup_epochs" not in TrainConfig().to_dict()
+    assert TrainConfig(optimizer="adamw").to_dict()["optimizer"] == "adamw"
