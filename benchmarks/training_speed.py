@@ -3,7 +3,8 @@
 FLOPs of one step (forward + backward) are counted by torch's FlopCounterMode; the peaks are measured
 in the same run (a large fp32 matmul through MKL, the same in bf16, and a 1x1 conv in channels_last
 through oneDNN), so every figure printed is a ratio of two measurements taken minutes apart on the
-same machine (the best fp32 peak is the largest of a matmul, a 1x1 and a 3x3 conv). Variants: plain eager fp32 (the baseline), channels_last (conv nets), bf16 autocast; with
+same machine (the best fp32 peak is the largest of a matmul, a 1x1 and a 3x3 conv). Variants: plain eager fp32 (the baseline), channels_last (conv nets), bf16 autocast (for the ViT
+also with the fused attention kernel, which the library replaces by the unfused one under CPU bf16); with
 ``--mlp-alternatives`` also the ResMLP's linears as oneDNN 1x1 convolutions and torch.compile (neither helps).
 Whether bf16 leaves accuracy unchanged is a separate question (a training run), not answered here.
 
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from entres import models
+from entres.models import vit
 
 # Book-profile sizes: the RA ResMLP, the ERM CIFAR ResNet-20 and the ERM ViT.
 MODELS = {
@@ -77,9 +79,12 @@ def make_step(name: str, variant: str):
                 module.__class__ = Conv1x1Linear
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     forward = torch.compile(model) if variant.endswith("compile") else model
-    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if variant == "bf16" else contextlib.nullcontext
+    bf16 = variant.startswith("bf16")
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
+    unfused = variant != "bf16-fused-attention"  # the ViT's switch (entres.models.vit)
 
     def step():
+        vit.UNFUSED_ATTENTION_UNDER_CPU_BF16 = unfused
         with autocast():
             loss = F.cross_entropy(forward(x), y)
         opt.zero_grad(set_to_none=True)
@@ -102,7 +107,7 @@ def main():
     torch.set_num_threads(args.threads)
     peaks = {k: peak(k) for k in ("fp32", "bf16", "conv1x1-cl", "conv3x3-cl")}
     best_fp32 = max(peaks["fp32"], peaks["conv1x1-cl"], peaks["conv3x3-cl"])
-    variants = {"resmlp": ["eager", "bf16"], "rescnn": ["eager", "channels_last", "bf16"], "vit": ["eager", "bf16"]}
+    variants = {"resmlp": ["eager", "bf16"], "rescnn": ["eager", "channels_last", "bf16"], "vit": ["eager", "bf16", "bf16-fused-attention"]}
     if args.mlp_alternatives:
         variants["resmlp"] += ["linear-as-conv1x1", "compile", "linear-as-conv1x1+compile"]
     steps = {(m, v): make_step(m, v) for m, vs in variants.items() for v in vs}
@@ -123,7 +128,7 @@ def main():
         med = statistics.median(t)
         flops = steps[(m, v)][1]
         rate = flops / med / 1e9
-        ref = peaks["bf16"] if v == "bf16" else best_fp32
+        ref = peaks["bf16"] if v.startswith("bf16") else best_fp32
         base = statistics.median(times[(m, "eager")])
         print(f"{m:8s} {v:26s} {1000 * med:8.1f} {flops / 1e9:10.2f} {rate:8.1f} {rate / ref:8.1%} {base / med:8.2f}x")
 

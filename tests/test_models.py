@@ -71,3 +71,27 @@ def test_bad_erm_sizes():
         models.create("rescnn", in_shape=(3, 32, 32), num_classes=10, depth=21)
     with pytest.raises(ValueError, match="multiple of the patch size"):
         models.create("vit", in_shape=(3, 30, 30), num_classes=10)
+
+
+def test_vit_attention_under_cpu_bf16_matches_the_fused_kernel():
+    """Under CPU bf16 autocast the ViT takes the unfused attention path (faster there); it computes the same
+    attention as the fused kernel, to bf16 rounding, in the forward pass and in the gradients."""
+    from entres.models import vit
+
+    torch.manual_seed(0)
+    model = models.create("vit", in_shape=(3, 32, 32), num_classes=10, depth=2, width=48, skip="sparse")
+    x = torch.randn(8, 3, 32, 32)
+    outs, grads = [], []
+    for unfused in (True, False):
+        vit.UNFUSED_ATTENTION_UNDER_CPU_BF16 = unfused
+        try:
+            model.zero_grad()
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                out = model(x)
+            out.float().square().sum().backward()
+        finally:
+            vit.UNFUSED_ATTENTION_UNDER_CPU_BF16 = True
+        outs.append(out.float())
+        grads.append(model.blocks[0].attn.in_proj_weight.grad.clone())
+    assert torch.allclose(outs[0], outs[1], atol=0.05, rtol=0.05)
+    assert torch.allclose(grads[0], grads[1], atol=0.05 * grads[1].abs().max(), rtol=0.05)
