@@ -52,7 +52,7 @@ class TrainConfig:
     eval_every: int = 1  # test-set evaluation every this many epochs (and after the last)
     channels_last: bool = True  # rescnn only: NHWC layout, oneDNN's fast conv path (benchmarks/training_speed.py)
     bf16: bool = False  # bfloat16 autocast for the forward pass (faster; off until shown not to change accuracy)
-    optimizer: str = "sgd"  # sgd | adamw (decoupled weight decay; momentum unused)
+    optimizer: str = "sgd"  # sgd | adamw (decoupled weight decay, default betas (0.9, 0.999); momentum is SGD's only)
     warmup_epochs: int = 0  # linear learning-rate warm-up before the schedule
 
     # Options added after the first results: left out of to_dict() (and so of every cache key) while
