@@ -53,3 +53,34 @@ def trained(cfg: TrainConfig, progress: bool | None = None, on_epoch=None):
     if partial is not None:
         partial.unlink(missing_ok=True)
     return model, history, metrics
+
+
+def unfinished() -> list[dict]:
+    """Training runs that saved their state but have not finished (running now, or interrupted), newest first:
+    their config, epochs done, elapsed seconds and last history entry."""
+    rows = []
+    folder = results.results_root() / "_checkpoints"
+    for path in sorted(folder.glob("*.partial.pt"), key=lambda p: p.stat().st_mtime, reverse=True):
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            cfg = TrainConfig.from_dict(state["config"])
+        except Exception:  # noqa: BLE001  a damaged or outdated state is skipped here, removed when resumed
+            continue
+        rows.append({"config": cfg, "epoch": state["epoch"], "elapsed": state["elapsed"],
+                     "last": state["history"][-1] if state["history"] else {}, "path": path})
+    return rows
+
+
+def progress_text() -> str:
+    """One line per unfinished training run, with an estimate of the time it still needs at its pace so far."""
+    rows = unfinished()
+    if not rows:
+        return f"no unfinished training runs in {results.results_root() / '_checkpoints'}"
+    lines = []
+    for r in rows:
+        c, done = r["config"], r["epoch"]
+        left = r["elapsed"] / done * (c.epochs - done) / 60
+        accs = ", ".join(f"{k} {r['last'][k]:.4f}" for k in ("train_acc", "test_acc") if k in r["last"])
+        lines.append(f"{c.arch} d{c.depth} w{c.width} {c.skip} {c.dataset} seed {c.seed}: epoch {done}/{c.epochs}, "
+                     f"{r['elapsed'] / 60:.1f} min so far, ~{left:.0f} min to go; {accs}")
+    return "\n".join(lines)

@@ -139,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
     run.add_argument("--cache-only", action="store_true", help="never compute; a missing result is an error")
     sub.add_parser("list", help="list notebooks and their parameters")
+    sub.add_parser("progress", help="training runs in progress or interrupted: epochs done, time left, accuracy")
     cl = sub.add_parser("claims", help="the claims table: verdicts filed by the executed notebooks")
     cl.add_argument("--profile", action="append", choices=profiles.PROFILES,
                     help="profile(s) to read, in order of preference (default: paper, then book)")
@@ -185,6 +186,11 @@ def main(argv=None) -> int:
             return 0
         if args.command == "verify":
             return _verify(args)
+        if args.command == "progress":
+            from . import checkpoints
+
+            print(checkpoints.progress_text())
+            return 0
         if args.command == "list":
             for name, path in profiles.notebooks().items():
                 print(f"{name}: {', '.join(notebook_parameters(path))}")

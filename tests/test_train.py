@@ -152,3 +152,16 @@ def test_bad_optimizer_options(bad, match):
 def test_optimizer_options_keep_old_cache_keys():
     assert "optimizer" not in TrainConfig().to_dict() and "warmup_epochs" not in TrainConfig().to_dict()
     assert TrainConfig(optimizer="adamw").to_dict()["optimizer"] == "adamw"
+
+
+def test_progress_lists_unfinished_runs(isolated_results, capsys):
+    from entres import checkpoints, cli
+
+    assert cli.main(["progress"]) == 0 and "no unfinished training runs" in capsys.readouterr().out
+    c = cfg(epochs=4, seed=3)
+    with pytest.raises(_Interrupt):
+        train(c, toy_dataset(), progress=False, on_epoch=_interrupt_after(3),
+              resume_path=checkpoints.partial_path(c), save_every_s=0)
+    assert cli.main(["progress"]) == 0
+    out = capsys.readouterr().out
+    assert "resmlp d3 w16 identity mnist seed 3: epoch 2/4" in out and "test_acc" in out
