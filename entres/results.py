@@ -75,7 +75,8 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
         raise
 
 
-def _git_commit() -> str:
+def git_commit() -> str:
+    """HEAD of the repository the library runs from, with "+dirty" if ``entres/`` has uncommitted changes."""
     repo = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
@@ -87,10 +88,11 @@ def _git_commit() -> str:
     return (commit or "unknown") + ("+dirty" if dirty else "")
 
 
-def provenance(wall_seconds: float) -> dict:
+def provenance(wall_seconds: float, commit: str | None = None) -> dict:
+    """Where and with what a result was computed; ``commit`` is the code's commit (default: HEAD now)."""
     return {
         "entres_version": __version__,
-        "git_commit": _git_commit(),
+        "git_commit": commit or git_commit(),
         "torch_version": torch.__version__,
         "python": platform.python_version(),
         "device": devices.describe(devices.current()),

@@ -47,9 +47,10 @@ def execute(name: str, config: dict) -> dict:
         import torch
 
         torch.set_num_threads(int(threads))
+    commit = results.git_commit()  # the code that runs is the code at the start, whatever HEAD is at the end
     start = time.perf_counter()
     parts = exp.fn(config)
-    prov = results.provenance(time.perf_counter() - start)
+    prov = results.provenance(time.perf_counter() - start, commit)
     # Timings are provenance, not results: kept out of the metrics, so a rerun writes identical metrics.
     metrics = parts.get("metrics", {})
     prov.update({k: round(metrics.pop(k), 3) for k in [k for k in metrics if k.endswith("_seconds")]})

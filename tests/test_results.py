@@ -106,3 +106,17 @@ def test_any_executor_plugs_in(isolated_results):
     with ThreadPoolExecutor(max_workers=2) as pool:  # any concurrent.futures executor plugs in
         recs = sweep.run_sweep("toy_square", [{"x": i} for i in range(4)], executor=pool)
     assert [r["metrics"]["y"] for r in recs] == [0.0, 1.0, 4.0, 9.0]
+
+
+def test_provenance_names_the_commit_the_run_started_from(isolated_results, monkeypatch):
+    """A long run spans commits: its record names the code it started with, not HEAD when it finished."""
+    head = {"commit": "commit-at-start"}
+    monkeypatch.setattr(results, "git_commit", lambda: head["commit"])
+
+    @experiments.experiment("commit_toy", version=1, defaults={"x": 0})
+    def commit_toy(cfg):
+        head["commit"] = "commit-at-end"  # someone commits while the run computes
+        return {"metrics": {"y": cfg["x"]}}
+
+    record = sweep.run_sweep("commit_toy", [{"x": 1}], progress=False)[0]
+    assert record["provenance"]["git_commit"] == "commit-at-start"
