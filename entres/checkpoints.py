@@ -5,10 +5,6 @@ the small result records are. A missing checkpoint only costs retraining.
 """
 from __future__ import annotations
 
-import io
-
-import torch
-
 from . import results
 from .train import TrainConfig, build_model, train
 from . import data
@@ -34,22 +30,20 @@ def trained(cfg: TrainConfig, progress: bool | None = None, on_epoch=None):
     """
     path = checkpoint_path(cfg)
     ds = data.load(cfg.dataset)
-    if path.exists() and on_epoch is None:
+    state = results.load_torch(path) if on_epoch is None else None
+    if state is not None:
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
             model = build_model(cfg, ds)
             model.load_state_dict(state["model"])
             model.eval()
             return model, state["history"], state["metrics"]
-        except Exception:  # noqa: BLE001  a damaged checkpoint is just retrained
+        except Exception:  # noqa: BLE001  a checkpoint that does not fit the model is just retrained
             path.unlink(missing_ok=True)
     # An interrupted run continues from its last saved epoch. Not with a hook: the hook must see every epoch.
     partial = partial_path(cfg) if on_epoch is None else None
     model, history, metrics = train(cfg, ds, progress=progress, on_epoch=on_epoch, resume_path=partial)
     if not path.exists():
-        buf = io.BytesIO()
-        torch.save({"model": model.state_dict(), "history": history, "metrics": metrics}, buf)
-        results.atomic_write_bytes(path, buf.getvalue())
+        results.save_torch(path, {"model": model.state_dict(), "history": history, "metrics": metrics})
     if partial is not None:
         partial.unlink(missing_ok=True)
     return model, history, metrics
@@ -61,10 +55,10 @@ def unfinished() -> list[dict]:
     rows = []
     folder = results.results_root() / "_checkpoints"
     for path in sorted(folder.glob("*.partial.pt"), key=lambda p: p.stat().st_mtime, reverse=True):
+        state = results.load_torch(path, discard_damaged=False)  # removed, if damaged, by the run that resumes
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
             cfg = TrainConfig.from_dict(state["config"])
-        except Exception:  # noqa: BLE001  a damaged or outdated state is skipped here, removed when resumed
+        except (TypeError, KeyError, ValueError):  # damaged, or a config this version no longer accepts
             continue
         rows.append({"config": cfg, "epoch": state["epoch"], "elapsed": state["elapsed"],
                      "last": state["history"][-1] if state["history"] else {}, "path": path})

@@ -12,6 +12,7 @@ model checkpoints (never committed) go to ``<results>/_checkpoints``.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import platform
@@ -73,6 +74,27 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_torch(path: Path, obj) -> None:
+    """``torch.save`` written atomically (model checkpoints and training states)."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def load_torch(path: Path, discard_damaged: bool = True):
+    """What :func:`save_torch` wrote at ``path``; None if there is no such file or it cannot be read (a damaged
+    file is then removed unless ``discard_damaged`` is False: it only costs the compute it held)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001  any unreadable file counts as absent
+        if discard_damaged:
+            path.unlink(missing_ok=True)
+        return None
 
 
 def git_commit() -> str:

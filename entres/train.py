@@ -6,11 +6,10 @@ same machine (and thread count) -> bitwise identical weights and numbers.
 """
 from __future__ import annotations
 
-import io
 import math
 import time
-from pathlib import Path
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -151,26 +150,18 @@ def lr_schedule(cfg: TrainConfig, steps_per_epoch: int):
 
 
 def _save_state(path, cfg, model, opt, g, history, step, epoch, elapsed) -> None:
-    buf = io.BytesIO()
-    torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "generator": g.get_state(), "torch_rng": torch.get_rng_state(), "history": history,
-                "step": step, "epoch": epoch, "elapsed": elapsed}, buf)
-    results.atomic_write_bytes(Path(path), buf.getvalue())
+    results.save_torch(path, {"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
+                              "generator": g.get_state(), "torch_rng": torch.get_rng_state(), "history": history,
+                              "step": step, "epoch": epoch, "elapsed": elapsed})
 
 
 def _load_state(path, cfg: TrainConfig) -> dict | None:
     """The saved training state for ``cfg`` at ``path``; None (and the file removed) if absent, damaged or
     from another config."""
-    path = Path(path)
-    if not path.exists():
-        return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if state["config"] == cfg.to_dict():
-            return state
-    except Exception:  # noqa: BLE001  a damaged state only costs the epochs it held
-        pass
-    path.unlink(missing_ok=True)
+    state = results.load_torch(path)
+    if state is not None and state["config"] == cfg.to_dict():
+        return state
+    Path(path).unlink(missing_ok=True)
     return None
 
 

@@ -120,3 +120,16 @@ def test_provenance_names_the_commit_the_run_started_from(isolated_results, monk
 
     record = sweep.run_sweep("commit_toy", [{"x": 1}], progress=False)[0]
     assert record["provenance"]["git_commit"] == "commit-at-start"
+
+
+def test_torch_files_round_trip_and_a_damaged_one_counts_as_absent(tmp_path):
+    import torch
+
+    path = tmp_path / "ck" / "state.pt"
+    assert results.load_torch(path) is None
+    results.save_torch(path, {"w": torch.arange(3.0), "epoch": 2})
+    state = results.load_torch(path)
+    assert torch.equal(state["w"], torch.arange(3.0)) and state["epoch"] == 2
+    path.write_bytes(b"half a file")
+    assert results.load_torch(path, discard_damaged=False) is None and path.exists()
+    assert results.load_torch(path) is None and not path.exists()

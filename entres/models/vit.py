@@ -6,6 +6,8 @@ head:   LN -> mean over tokens -> Linear(d, C)
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -32,10 +34,9 @@ class ViTBlock(nn.Module):
 
     def attend(self, h: torch.Tensor) -> torch.Tensor:
         z = self.ln1(h)
-        if UNFUSED_ATTENTION_UNDER_CPU_BF16 and h.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
-            with sdpa_kernel(SDPBackend.MATH):
-                return self.attn(z, z, z, need_weights=False)[0]
-        return self.attn(z, z, z, need_weights=False)[0]
+        unfused = UNFUSED_ATTENTION_UNDER_CPU_BF16 and h.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+        with sdpa_kernel(SDPBackend.MATH) if unfused else contextlib.nullcontext():
+            return self.attn(z, z, z, need_weights=False)[0]
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:  # (B, T, d) -> (B, T, d)
         h = self.skip(h) + self.attend(h)
