@@ -35,6 +35,16 @@ def test_conv_jacobian_experiment(real_data, isolated_results):
     assert [("test_acc" in e) for e in jac["history"]] == [False, True]
     traj = run_sweep("ra_trajectory", [dict(cfg, n_samples=8)])[0]
     assert traj["metrics"]["test_acc"] == m["test_acc"]  # the same checkpoint
+    # Block Krylov instead of subspace iteration: a key of its own, the same network, the same top-C values
+    # to the methods' accuracy.
+    kry = run_sweep("ra_jacobian", [dict(cfg, conv_method="krylov")])[0]
+    assert kry["key"] != jac["key"] and kry["metrics"]["test_acc"] == m["test_acc"]
+    for a, b in zip(jac["arrays"]["blocks"], kry["arrays"]["blocks"]):
+        assert a["top_singular_values"] == pytest.approx(b["top_singular_values"], rel=1e-2)
+    with pytest.raises(ValueError, match="unknown conv_method 'lanczos'; valid: subspace, krylov"):
+        run_sweep("ra_jacobian", [dict(cfg, conv_method="lanczos")])
+    with pytest.raises(ValueError, match="conv_method applies to arch='resconv' only"):
+        run_sweep("ra_jacobian", [dict(TINY, conv_method="krylov")])
 
 
 def test_untangled_frame(real_data, isolated_results):
