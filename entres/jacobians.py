@@ -132,25 +132,32 @@ def _block_lanczos(jvp, vjp, v: torch.Tensor, k: int, iters: int):
     lam, w = torch.linalg.eigh(t.double())
     w = w[..., -k:].flip(-1).to(v.dtype)  # (*batch, M, k), largest first
     s = lam[..., -k:].flip(-1).clamp_min(0).sqrt().to(v.dtype)
-    vk = qt.mT @ w
+    vk = (w.mT @ qt).mT  # (*batch, n, k); Q's rows stay the GEMM's fast operand (qt.mT @ w ran 5x slower)
     return jvp(vk) / s.clamp_min(torch.finfo(v.dtype).tiny)[..., None, :], s, vk
 
 
 def _orthonormal_rows(w: torch.Tensor, basis: torch.Tensor, passes: int = 3) -> torch.Tensor:
     """Orthonormal rows spanning w (*, m, n) with the span of the orthonormal rows of ``basis`` removed.
 
-    Normalise, project, normalise, and project again while a projection removes more than half of a row
+    Normalise, project, normalise, and project again while a projection removes more than half of the block
     (Daniel-Gragg-Kaufman-Stewart): a small remainder is mostly rounding, which each QR would magnify into
     a loss of orthogonality. That happens where the Krylov space is exhausted (the operator's rank is below
     the basis size), and where the leading directions have converged.
+
+    The first normalisation is a Householder QR (the raw block may be nearly rank-deficient). After a
+    projection the block's Gram matrix is close to the identity unless the projection removed much of it, so
+    the second is a Cholesky QR (R from the m x m Gram matrix, 4x cheaper here), and R's diagonal is the test:
+    a diagonal entry below 0.5 means the projection removed more than half of a direction, and then (or if
+    the Gram matrix is not numerically positive definite) the block is normalised by Householder QR and
+    projected again.
     """
     w = torch.linalg.qr(w.mT)[0].mT
     for _ in range(passes):
         w = w - (w @ basis.mT) @ basis
-        norms = w.norm(dim=-1)
+        r, info = torch.linalg.cholesky_ex(w @ w.mT, upper=True)  # (*, m, m): w = Rᵀ Q
+        if info.max() == 0 and r.diagonal(dim1=-2, dim2=-1).min() > 0.5:
+            return torch.linalg.solve_triangular(r.mT, w, upper=False)
         w = torch.linalg.qr(w.mT)[0].mT
-        if norms.min() > 0.5:
-            break
     return w
 
 
