@@ -16,6 +16,8 @@ matmuls; :func:`jacobians_autograd` is the slow generic reference.
 """
 from __future__ import annotations
 
+from typing import Callable, NamedTuple
+
 import torch
 from torch import nn
 
@@ -70,11 +72,12 @@ def top_singular(jac: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor,
 
 def topk_matrix_free(jvp, vjp, n_in: int, k: int, iters: int | None = None, oversample: int | None = None,
                      generator: torch.Generator | None = None, dtype=torch.float64, batch: tuple = (),
-                     method: str = "krylov"):
+                     method: str = "krylov", gram=None):
     """Top-k singular triplets of an operator J known only through products.
 
     ``jvp(V)`` computes J V for V of shape ``(*batch, n_in, m)``; ``vjp(U)`` computes Jᵀ U for U of shape
     ``(*batch, n_out, m)`` (``batch`` lets one call handle many operators at once, e.g. one per input).
+    ``gram(V)``, if given, computes JᵀJ V in one step (used by Krylov; default ``vjp(jvp(V))``).
     Two randomised methods (Halko, Martinsson, Tropp 2011; Musco & Musco 2015), both ending in a
     Rayleigh-Ritz step on the subspace they build:
 
@@ -94,7 +97,7 @@ def topk_matrix_free(jvp, vjp, n_in: int, k: int, iters: int | None = None, over
     m = k + (oversample if oversample is not None else (4 if krylov else 8))
     v = torch.linalg.qr(torch.randn(*batch, n_in, m, generator=generator, dtype=dtype))[0]
     if krylov:
-        return _block_lanczos(jvp, vjp, v, k, iters)
+        return _block_lanczos(jvp, gram or (lambda x: vjp(jvp(x))), v, k, iters)
     for _ in range(iters):
         u = torch.linalg.qr(jvp(v))[0]
         v = torch.linalg.qr(vjp(u))[0]
@@ -103,7 +106,7 @@ def topk_matrix_free(jvp, vjp, n_in: int, k: int, iters: int | None = None, over
     return ub[..., :k], s[..., :k], (v @ wh.mT)[..., :k]
 
 
-def _block_lanczos(jvp, vjp, v: torch.Tensor, k: int, iters: int):
+def _block_lanczos(jvp, gram, v: torch.Tensor, k: int, iters: int):
     """Block Lanczos on JᵀJ from the orthonormal start block v (*batch, n, m), with full reorthogonalisation.
 
     The basis Q = [V_0 … V_iters] is stored as rows, (*batch, M, n) with M = m·(iters+1), so each new block is
@@ -121,14 +124,14 @@ def _block_lanczos(jvp, vjp, v: torch.Tensor, k: int, iters: int):
     for j in range(iters + 1):
         lo, hi, near = j * m, (j + 1) * m, max(0, (j - 1) * m)
         qt[..., lo:hi, :] = vt
-        wt = vjp(jvp(vt.mT)).mT  # rows of JᵀJ V_j, (*batch, m, n)
+        wt = gram(vt.mT).mT  # rows of JᵀJ V_j, (*batch, m, n)
         local = qt[..., near:hi, :]
         coef = wt @ local.mT  # (*batch, m, hi - near): T's blocks (j, j-1) and (j, j)
         t[..., lo:hi, near:hi] = coef
         t[..., near:hi, lo:hi] = coef.mT
         if j == iters:
             break
-        vt = _orthonormal_rows(wt - coef @ local, qt[..., :hi, :])
+        vt = _orthonormal_rows(_sub_product(wt, coef, local), qt[..., :hi, :])
     lam, w = torch.linalg.eigh(t.double())
     w = w[..., -k:].flip(-1).to(v.dtype)  # (*batch, M, k), largest first
     s = lam[..., -k:].flip(-1).clamp_min(0).sqrt().to(v.dtype)
@@ -140,39 +143,83 @@ def _orthonormal_rows(w: torch.Tensor, basis: torch.Tensor, passes: int = 3) -> 
     """Orthonormal rows spanning w (*, m, n) with the span of the orthonormal rows of ``basis`` removed.
 
     Normalise, project, normalise, and project again while a projection removes more than half of the block
-    (Daniel-Gragg-Kaufman-Stewart): a small remainder is mostly rounding, which each QR would magnify into
-    a loss of orthogonality. That happens where the Krylov space is exhausted (the operator's rank is below
-    the basis size), and where the leading directions have converged.
+    (Daniel-Gragg-Kaufman-Stewart): a small remainder is mostly rounding, which each normalisation would
+    magnify into a loss of orthogonality. That happens where the Krylov space is exhausted (the operator's
+    rank is below the basis size), and where the leading directions have converged.
 
-    The first normalisation is a Householder QR (the raw block may be nearly rank-deficient). After a
-    projection the block's Gram matrix is close to the identity unless the projection removed much of it, so
-    the second is a Cholesky QR (R from the m x m Gram matrix, 4x cheaper here), and R's diagonal is the test:
-    a diagonal entry below 0.5 means the projection removed more than half of a direction, and then (or if
-    the Gram matrix is not numerically positive definite) the block is normalised by Householder QR and
-    projected again.
+    The normalisations are Cholesky QRs (L from the m x m Gram matrix, then the GEMM L⁻¹ w; a Householder
+    QR, or a triangular solve with n right-hand sides, cost several times more here) wherever that is
+    accurate. The raw block is normalised so only if it is well conditioned (below ``_CHOLQR_MAX_COND``:
+    its rows then come out orthonormal to ~cond² · eps, which the next pass repairs), else by Householder QR
+    (the raw block may be nearly rank-deficient). After a projection the block's Gram matrix is close to the
+    identity unless the projection removed much of it, and L's diagonal is the test: an entry below 0.5 means
+    the projection removed more than half of a direction, and then (or if the Gram matrix is not numerically
+    positive definite) the block is normalised by Householder QR and projected again.
     """
-    w = torch.linalg.qr(w.mT)[0].mT
+    w = _cholesky_qr(w, max_cond=_CHOLQR_MAX_COND)
     for _ in range(passes):
-        w = w - (w @ basis.mT) @ basis
-        r, info = torch.linalg.cholesky_ex(w @ w.mT, upper=True)  # (*, m, m): w = Rᵀ Q
-        if info.max() == 0 and r.diagonal(dim1=-2, dim2=-1).min() > 0.5:
-            return torch.linalg.solve_triangular(r.mT, w, upper=False)
+        w = _sub_product(w, w @ basis.mT, basis)
+        q = _cholesky_qr(w, min_diag=0.5)
+        if q is not None:
+            return q
         w = torch.linalg.qr(w.mT)[0].mT
     return w
+
+
+_CHOLQR_MAX_COND = 300.0
+
+
+def _cholesky_qr(w: torch.Tensor, max_cond: float | None = None, min_diag: float | None = None):
+    """Rows of w (*, m, n) orthonormalised as L⁻¹ w with w wᵀ = L Lᵀ (Cholesky), if the test passes.
+
+    ``max_cond``: ‖L‖_F ‖L⁻¹‖_F, an upper bound on the condition number of w (at most m times too large),
+    must stay below it, else the rows are orthonormalised by Householder QR; ``min_diag``: every diagonal
+    entry of L must exceed it, else None is returned.
+    """
+    lower, info = torch.linalg.cholesky_ex(w @ w.mT)
+    ok = info.max() == 0
+    if ok and min_diag is not None:
+        ok = lower.diagonal(dim1=-2, dim2=-1).min() > min_diag
+    if ok:
+        eye = torch.eye(lower.shape[-1], dtype=lower.dtype).expand_as(lower)
+        inverse = torch.linalg.solve_triangular(lower, eye, upper=False)  # (*, m, m)
+        if max_cond is not None:
+            cond = torch.linalg.matrix_norm(lower) * torch.linalg.matrix_norm(inverse)
+            ok = bool(torch.isfinite(cond).all()) and cond.max() < max_cond
+        if ok:
+            return inverse @ w
+    return torch.linalg.qr(w.mT)[0].mT if max_cond is not None else None
+
+
+def _sub_product(w: torch.Tensor, c: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """w - c @ b as one BLAS call where the shapes allow it."""
+    if w.dim() == 2:
+        return torch.addmm(w, c, b, alpha=-1)
+    if w.dim() == 3:
+        return torch.baddbmm(w, c, b, alpha=-1)
+    return w - c @ b
 
 
 def _bn_scale(bn) -> torch.Tensor:
     return bn.weight / torch.sqrt(bn.running_var + bn.eps)
 
 
-def conv_operator(block, h: torch.Tensor, order: str = "chw"):
+class ConvOperator(NamedTuple):
+    """A conv block's J_l at fixed inputs, as products with blocks of vectors (see :func:`conv_operator`)."""
+    jvp: Callable[[torch.Tensor], torch.Tensor]   # V -> J V
+    vjp: Callable[[torch.Tensor], torch.Tensor]   # U -> Jᵀ U
+    n: int                                        # c*H*W
+    gram: Callable[[torch.Tensor], torch.Tensor]  # V -> JᵀJ V in one pass (the output mask once, squared)
+
+
+def conv_operator(block, h: torch.Tensor, order: str = "chw") -> ConvOperator:
     """J_l of a convolutional block at input h, as products with blocks of vectors.
 
     With BatchNorm folded and the ReLU masks fixed at h the block is linear in a tangent v:
     J v = m_out * s2 * conv2(m_in * s1 * conv1(v)), and its adjoint runs the same steps backwards
     with transposed convolutions. ``h`` is one input (c, H, W), or a batch (N, c, H, W) whose
-    operators are applied all at once. Returns ``(jvp, vjp, n)``: jvp maps (n, m) to (n, m)
-    ((N, n, m) for a batch), vjp applies the adjoint, n = c*H*W.
+    operators are applied all at once. Returns a :class:`ConvOperator` ``(jvp, vjp, n, gram)``: jvp maps
+    (n, m) to (n, m) ((N, n, m) for a batch), vjp applies the adjoint, gram JᵀJ, n = c*H*W.
 
     ``order`` numbers the n coordinates: ``"chw"`` as ``h.reshape(-1)`` does, ``"hwc"`` channel fastest.
     The singular values are the same; with "hwc" a block of vectors stored as rows (``V.mT`` contiguous) is
@@ -187,6 +234,8 @@ def conv_operator(block, h: torch.Tensor, order: str = "chw"):
     batch, shape = hb.shape[0], hb.shape[1:]
     if block.conv1.stride != (1, 1) or block.conv1.in_channels != block.conv2.out_channels:
         raise ValueError("conv_operator needs a shape-preserving block (stride 1, equal channels)")
+    cl = torch.channels_last
+    hb = hb.contiguous(memory_format=cl)  # so the modules' convolutions take oneDNN's fast path too
     with torch.no_grad():
         pre = block.bn1(block.conv1(hb))
         a_in = (pre > 0).to(h.dtype) * _bn_scale(block.bn1).view(1, -1, 1, 1)  # (N, c, H, W)
@@ -195,18 +244,18 @@ def conv_operator(block, h: torch.Tensor, order: str = "chw"):
     n = hb[0].numel()
     # Everything runs in channels_last, where oneDNN's convolutions are several times faster on CPU; a
     # transposed stride-1 convolution is the convolution with the kernel flipped and its channels swapped.
-    cl = torch.channels_last
     w1, w2 = block.conv1.weight.detach(), block.conv2.weight.detach()
     kernels = {False: [w.contiguous(memory_format=cl) for w in (w1, w2)],
                True: [w.flip(2, 3).transpose(0, 1).contiguous(memory_format=cl) for w in (w2, w1)]}
-    masks = {}  # m -> (a_in, a_out) repeated for m vectors per input: (N*m, c, H, W)
+    masks = {}  # m -> (a_in, a_out, a_out²) repeated for m vectors per input: (N*m, c, H, W)
 
     def repeated(m: int):
         if m not in masks:
-            masks[m] = tuple(a.repeat_interleave(m, 0).contiguous(memory_format=cl) for a in (a_in, a_out))
+            masks[m] = tuple(a.repeat_interleave(m, 0).contiguous(memory_format=cl)
+                             for a in (a_in, a_out, a_out ** 2))
         return masks[m]
 
-    def apply(vecs: torch.Tensor, adjoint: bool) -> torch.Tensor:
+    def apply(vecs: torch.Tensor, mode: str) -> torch.Tensor:
         vb = vecs[None] if single else vecs  # (N, n, m)
         m = vb.shape[-1]
         if order == "chw":
@@ -215,16 +264,20 @@ def conv_operator(block, h: torch.Tensor, order: str = "chw"):
             c, height, width = shape
             v = vb.mT.reshape(-1, height, width, c).permute(0, 3, 1, 2)
         v = v.to(h.dtype).contiguous(memory_format=cl)  # (N*m, c, H, W)
-        m_in, m_out = repeated(m)
-        first, second = kernels[adjoint]
-        if adjoint:  # Jᵀ u = conv1ᵀ(a_in * conv2ᵀ(a_out * u))
-            out = F.conv2d(m_in * F.conv2d(m_out * v, first, padding=1), second, padding=1)
-        else:
-            out = m_out * F.conv2d(m_in * F.conv2d(v, first, padding=1), second, padding=1)
+        m_in, m_out, m_out2 = repeated(m)
+        (k1, k2), (k2t, k1t) = kernels[False], kernels[True]
+        if mode == "jvp":  # J v = a_out * conv2(a_in * conv1(v))
+            out = m_out * F.conv2d(m_in * F.conv2d(v, k1, padding=1), k2, padding=1)
+        elif mode == "vjp":  # Jᵀ u = conv1ᵀ(a_in * conv2ᵀ(a_out * u))
+            out = F.conv2d(m_in * F.conv2d(m_out * v, k2t, padding=1), k1t, padding=1)
+        else:  # JᵀJ v = conv1ᵀ(a_in * conv2ᵀ(a_out² * conv2(a_in * conv1(v))))
+            out = F.conv2d(m_in * F.conv2d(v, k1, padding=1), k2, padding=1)
+            out = F.conv2d(F.conv2d(out.mul_(m_out2), k2t, padding=1).mul_(m_in), k1t, padding=1)
         out = (out if order == "chw" else out.permute(0, 2, 3, 1)).reshape(batch, m, n).mT.to(vecs.dtype)
         return out[0] if single else out
 
-    return (lambda vecs: apply(vecs, False)), (lambda vecs: apply(vecs, True)), n
+    return ConvOperator(lambda vecs: apply(vecs, "jvp"), lambda vecs: apply(vecs, "vjp"), n,
+                        lambda vecs: apply(vecs, "gram"))
 
 
 def conv_top_singular(block, h: torch.Tensor, k: int, iters: int | None = None, seed: int = 0, chunk: int = 32,
@@ -241,9 +294,9 @@ def conv_top_singular(block, h: torch.Tensor, k: int, iters: int | None = None, 
     parts = []
     for start in range(0, len(h), chunk):
         x = h[start:start + chunk]
-        jvp, vjp, n = conv_operator(block, x, order)
-        u, s, v = topk_matrix_free(jvp, vjp, n, k, iters=iters, generator=g, dtype=h.dtype, batch=(len(x),),
-                                   method=method)
+        op = conv_operator(block, x, order)
+        u, s, v = topk_matrix_free(op.jvp, op.vjp, op.n, k, iters=iters, generator=g, dtype=h.dtype,
+                                   batch=(len(x),), gram=op.gram, method=method)
         if order == "hwc":
             u, v = (_hwc_to_chw(a, x.shape[1:]) for a in (u, v))
         parts.append((u, s, v))

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -60,6 +62,24 @@ def test_krylov_keeps_its_basis_orthogonal_in_float32():
     assert (v.mT @ v - torch.eye(10)).abs().max() < 1e-5 and (u.mT @ u - torch.eye(10)).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize("cond", [1.0, 1e2, 1e4, 1e6, float("inf")])
+def test_orthonormal_rows_at_any_conditioning(cond):
+    # Whatever the raw block's conditioning (inf: one row a copy of another, as when the Krylov space is
+    # exhausted), the rows come out orthonormal and orthogonal to the basis, in float32; a large part of the
+    # block inside the basis' span makes the first projection remove most of it (the DGKS case).
+    g = torch.Generator().manual_seed(0)
+    basis = torch.linalg.qr(torch.randn(300, 20, generator=g))[0].mT  # (20, 300) orthonormal rows
+    q, _ = torch.linalg.qr(torch.randn(300, 6, generator=g))
+    scales = torch.logspace(0, -6, 6) if cond == float("inf") else torch.logspace(0, -math.log10(cond), 6)
+    w = (q * scales).mT
+    if cond == float("inf"):
+        w[-1] = w[0]
+    w = w + 3.0 * torch.randn(6, 20, generator=g) @ basis
+    out = jacobians._orthonormal_rows(w, basis)
+    assert (out @ out.mT - torch.eye(6)).abs().max() < 1e-5
+    assert (out @ basis.mT).abs().max() < 1e-5
+
+
 def test_measures_on_known_inputs():
     g = torch.Generator().manual_seed(0)
     d, c = 200, 5
@@ -98,13 +118,14 @@ def conv_block():
 def test_conv_operator_is_the_dense_jacobian(conv_block):
     blk, h = conv_block
     dense = jacobians.jacobians_autograd(blk, h[:1])[0]  # (256, 256)
-    jvp, vjp, n = jacobians.conv_operator(blk, h[0])
+    jvp, vjp, n, gram = jacobians.conv_operator(blk, h[0])
     eye = torch.eye(n, dtype=torch.float64)
     assert torch.allclose(jvp(eye), dense, atol=1e-12)
     assert torch.allclose(vjp(eye), dense.T, atol=1e-12)
+    assert torch.allclose(gram(eye), dense.T @ dense, atol=1e-12)
     # "hwc" numbers the same coordinates channel-fastest: the same operator, rows and columns permuted.
     perm = torch.arange(n).reshape(blk.conv1.in_channels, *h.shape[2:]).permute(1, 2, 0).reshape(-1)
-    jvp, vjp, _ = jacobians.conv_operator(blk, h[0], order="hwc")
+    jvp, vjp, _, _ = jacobians.conv_operator(blk, h[0], order="hwc")
     assert torch.allclose(jvp(eye), dense[perm][:, perm], atol=1e-12)
     assert torch.allclose(vjp(eye), dense[perm][:, perm].T, atol=1e-12)
     with pytest.raises(ValueError, match="valid: chw, hwc"):
@@ -135,9 +156,9 @@ def test_conv_model_interface():
 
 def test_conv_operator_batched_equals_one_at_a_time(conv_block):
     blk, h = conv_block
-    jvp_b, vjp_b, n = jacobians.conv_operator(blk, h)
+    jvp_b, vjp_b, n, _ = jacobians.conv_operator(blk, h)
     vecs = torch.randn(2, n, 3, dtype=torch.float64)
     for i in range(2):
-        jvp, vjp, _ = jacobians.conv_operator(blk, h[i])
+        jvp, vjp, _, _ = jacobians.conv_operator(blk, h[i])
         assert torch.allclose(jvp_b(vecs)[i], jvp(vecs[i]), atol=1e-12)
         assert torch.allclose(vjp_b(vecs)[i], vjp(vecs[i]), atol=1e-12)
