@@ -5,8 +5,16 @@ in the same run (a large fp32 matmul through MKL, the same in bf16, and a 1x1 co
 through oneDNN), so every figure printed is a ratio of two measurements taken minutes apart on the
 same machine (the best fp32 peak is the largest of a matmul, a 1x1 and a 3x3 conv). Variants: plain eager fp32 (the baseline), channels_last (conv nets), bf16 autocast (for the ViT
 also with the fused attention kernel, which the library replaces by the unfused one under CPU bf16); with
-``--mlp-alternatives`` also the ResMLP's linears as oneDNN 1x1 convolutions and torch.compile (neither helps).
+``--mlp-alternatives`` also the ResMLP's linears as oneDNN 1x1 convolutions through autograd's own backward
+and torch.compile alone (neither helps). The ResMLP also runs with the library's switches ``onednn_linear``
+(forward and input-gradient products as oneDNN 1x1 convolutions, weight gradients through MKL) and
+``torch_compile`` (which fuses the batch norms, ReLUs and additions between the products).
 Whether bf16 leaves accuracy unchanged is a separate question (a training run), not answered here.
+
+The ResMLP's ceiling: its step's matrix products (recorded from one eager step, shapes and strides as they
+ran) replayed back to back through the same BLAS call, with nothing else in between. That is the rate the
+step would reach if batch norm, ReLU, the skip additions and the optimiser cost nothing, so it bounds what
+any fusion of the elementwise work can give in fp32.
 
     .venv/bin/python benchmarks/training_speed.py [--steps 10 --rounds 3 --threads 2]
 """
@@ -19,10 +27,11 @@ import time
 
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from entres import models
-from entres.models import vit
+from entres.models import onednn_linear, vit
 
 # Book-profile sizes: the RA ResMLP, the ERM CIFAR ResNet-20 and the ERM ViT.
 MODELS = {
@@ -77,13 +86,15 @@ def make_step(name: str, variant: str):
         for module in model.modules():
             if type(module) is torch.nn.Linear:
                 module.__class__ = Conv1x1Linear
+    if variant.startswith("onednn-linear"):  # the library's switch TrainConfig.onednn_linear
+        onednn_linear.use_onednn_linears(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     forward = torch.compile(model) if variant.endswith("compile") else model
     bf16 = variant.startswith("bf16")
     autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     unfused = variant != "bf16-fused-attention"  # the ViT's switch (entres.models.vit)
 
-    def step():
+    def step(forward=forward):
         vit.UNFUSED_ATTENTION_UNDER_CPU_BF16 = unfused
         with autocast():
             loss = F.cross_entropy(forward(x), y)
@@ -91,9 +102,49 @@ def make_step(name: str, variant: str):
         loss.backward()
         opt.step()
 
+    # Counted on the eager model (the same products): a first compiled call under the counter's dispatch
+    # mode compiled a slower graph.
     with FlopCounterMode(display=False) as counter:
-        step()
+        step(model)
     return step, counter.get_total_flops()
+
+
+class _RecordMatmuls(TorchDispatchMode):
+    """Records every matrix product (aten mm, addmm, convolution) of the code run under it:
+    (op, [(shape, stride, dtype) of each tensor argument, or the argument itself])."""
+
+    OPS = (torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.convolution.default)
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in self.OPS:
+            self.calls.append((func, [(a.shape, a.stride(), a.dtype) if isinstance(a, torch.Tensor) else a
+                                      for a in args]))
+        return func(*args, **(kwargs or {}))
+
+
+def matmul_ceiling(step, flops: float, rounds: int, steps: int) -> tuple[float, float]:
+    """(ms, GFLOP/s) of the step's matrix products alone, replayed back to back (fastest of ``rounds``)."""
+    with _RecordMatmuls() as rec:
+        step()
+    calls = [(func, [torch.empty_strided(*a[:2], dtype=a[2]).normal_() if isinstance(a, tuple) else a for a in args])
+             for func, args in rec.calls]
+
+    def replay():
+        for func, args in calls:
+            func(*args)  # the result dropped at once, so its memory is reused as in a step
+
+    replay()
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(steps):
+            replay()
+        best = min(best, (time.perf_counter() - start) / steps)
+    return 1000 * best, flops / best / 1e9
 
 
 def main():
@@ -103,14 +154,18 @@ def main():
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--mlp-alternatives", action="store_true",
                     help="also time the ResMLP with its linears as oneDNN 1x1 convolutions and with torch.compile")
+    ap.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of " + ", ".join(MODELS))
     args = ap.parse_args()
+    chosen = args.models.split(",")
+    if unknown := set(chosen) - set(MODELS):
+        ap.error(f"unknown model(s) {sorted(unknown)}; valid: {', '.join(MODELS)}")
     torch.set_num_threads(args.threads)
     peaks = {k: peak(k) for k in ("fp32", "bf16", "conv1x1-cl", "conv3x3-cl")}
     best_fp32 = max(peaks["fp32"], peaks["conv1x1-cl"], peaks["conv3x3-cl"])
-    variants = {"resmlp": ["eager", "bf16"], "rescnn": ["eager", "channels_last", "bf16"], "vit": ["eager", "bf16", "bf16-fused-attention"]}
+    variants = {"resmlp": ["eager", "bf16", "onednn-linear", "onednn-linear+compile"], "rescnn": ["eager", "channels_last", "bf16"], "vit": ["eager", "bf16", "bf16-fused-attention"]}
     if args.mlp_alternatives:
         variants["resmlp"] += ["linear-as-conv1x1", "compile", "linear-as-conv1x1+compile"]
-    steps = {(m, v): make_step(m, v) for m, vs in variants.items() for v in vs}
+    steps = {(m, v): make_step(m, v) for m, vs in variants.items() if m in chosen for v in vs}
     times = {k: [] for k in steps}
     for _ in range(args.rounds):  # interleaved, so machine noise hits every variant alike
         for k, (step, _) in steps.items():
@@ -131,6 +186,12 @@ def main():
         ref = peaks["bf16"] if v.startswith("bf16") else best_fp32
         base = statistics.median(times[(m, "eager")])
         print(f"{m:8s} {v:26s} {1000 * med:8.1f} {flops / 1e9:10.2f} {rate:8.1f} {rate / ref:8.1%} {base / med:8.2f}x")
+    for variant in ("eager", "onednn-linear") if "resmlp" in chosen else ():
+        step, flops = steps[("resmlp", variant)]
+        ms, rate = matmul_ceiling(step, flops, args.rounds, args.steps)
+        print(f"resmlp {variant} ceiling: its {flops / 1e9:.2f} GFLOP of products alone, replayed back to back, take "
+              f"{ms:.1f} ms ({rate:.0f} GFLOP/s, {rate / best_fp32:.1%} of the best fp32 peak): what the step would "
+              f"reach if everything between the products were free")
 
 
 if __name__ == "__main__":

@@ -16,11 +16,14 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import data, devices, mappings, models, results
+from .models import onednn_linear
 
 
 # Architectures trained in channels_last by default. The RA conv net (resconv) is not among them: its
 # committed results were computed in the default layout, and a layout changes the last bits of a conv.
 CHANNELS_LAST_ARCHS = ("rescnn",)
+# Architectures whose linear layers the onednn_linear switch affects (it pays at the ResMLP's sizes).
+ONEDNN_LINEAR_ARCHS = ("resmlp",)
 
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -53,10 +56,17 @@ class TrainConfig:
     bf16: bool = False  # bfloat16 autocast for the forward pass (faster; off until shown not to change accuracy)
     optimizer: str = "sgd"  # sgd | adamw (decoupled weight decay, default betas (0.9, 0.999); momentum is SGD's only)
     warmup_epochs: int = 0  # linear learning-rate warm-up before the schedule
+    # resmlp on CPU: the linear layers' training products through oneDNN (entres.models.onednn_linear);
+    # faster, but the last bits differ from MKL's, so off: committed results keep reproducing exactly.
+    onednn_linear: bool = False
+    # torch.compile the training forward (and so its backward); eval stays eager. Pays only on long runs:
+    # compiling takes tens of seconds per process (benchmarks/training_speed.py).
+    torch_compile: bool = False
 
     # Options added after the first results: left out of to_dict() (and so of every cache key) while
     # they hold their default, so results computed before they existed keep their keys.
-    _LATER_OPTIONS = ("grad_clip", "eval_every", "channels_last", "bf16", "optimizer", "warmup_epochs")
+    _LATER_OPTIONS = ("grad_clip", "eval_every", "channels_last", "bf16", "optimizer", "warmup_epochs",
+                      "onednn_linear", "torch_compile")
 
     def __post_init__(self):
         data.parse_name(self.dataset)
@@ -192,6 +202,9 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
     if cfg.channels_last and cfg.arch in CHANNELS_LAST_ARCHS:
         model = model.to(memory_format=torch.channels_last)
     model = model.to(dev)
+    if cfg.onednn_linear and cfg.arch in ONEDNN_LINEAR_ARCHS and dev.type == "cpu":
+        onednn_linear.use_onednn_linears(model)
+    forward = torch.compile(model, dynamic=False) if cfg.torch_compile else model
     # On a GPU, reading the loss every step would stall the queue: sums stay on the device (float64, the
     # same arithmetic as Python floats) and the divergence check moves to the epoch's end.
     check_every_step = dev.type == "cpu"
@@ -227,7 +240,7 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
             for group in opt.param_groups:
                 group["lr"] = lr_at(step)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                out = model(xb)
+                out = forward(xb)
             loss = F.cross_entropy(out, yb)
             if check_every_step and not torch.isfinite(loss):
                 raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch}, step {i} "
@@ -261,4 +274,5 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
                "test_acc": history[-1]["test_acc"], "test_loss": history[-1]["test_loss"],
                "train_seconds": elapsed + time.perf_counter() - start}
     model.eval()
+    onednn_linear.use_onednn_linears(model, False)
     return model.cpu(), history, metrics

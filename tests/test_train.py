@@ -165,3 +165,45 @@ def test_progress_lists_unfinished_runs(isolated_results, capsys):
     assert cli.main(["progress"]) == 0
     out = capsys.readouterr().out
     assert "resmlp d3 w16 identity mnist seed 3: epoch 2/4" in out and "test_acc" in out
+
+
+def test_onednn_linear_matches_nn_linear_in_values_and_gradients():
+    from entres.models.onednn_linear import OneDNNLinear, use_onednn_linears
+
+    torch.manual_seed(0)
+    for m, bias, input_grad in ((1024, False, True), (608, True, True), (37, False, False)):  # 37: prime batch
+        plain = torch.nn.Linear(48, 24, bias=bias)
+        fast = torch.nn.Linear(48, 24, bias=bias)
+        fast.load_state_dict(plain.state_dict())
+        assert use_onednn_linears(fast) == 1 and type(fast) is OneDNNLinear
+        x = torch.randn(m, 48, requires_grad=input_grad)
+        g = torch.randn(m, 24)
+        grads = []
+        for layer in (plain, fast):
+            out = layer(x)
+            out.backward(g)
+            grads.append((out.detach(), layer.weight.grad, x.grad.clone() if input_grad else None))
+            x.grad = None
+        (y0, w0, x0), (y1, w1, x1) = grads
+        assert torch.allclose(y0, y1, atol=1e-5) and torch.allclose(w0, w1, rtol=1e-4, atol=1e-4)
+        assert (x0 is None and x1 is None) or torch.allclose(x0, x1, atol=1e-5)
+        # Outside training (eval mode, no_grad, autocast) it is exactly F.linear.
+        fast.eval()
+        assert torch.equal(fast(x.detach()), plain(x.detach()))
+        assert use_onednn_linears(fast, False) == 1 and type(fast) is torch.nn.Linear
+
+
+def test_onednn_linear_and_compile_switches_keep_old_keys_and_train_alike():
+    """Both are later options, off by default (the last bits differ from the default path): default configs
+    keep their keys; each trains a tiny ResMLP to nearly the same history, and the model comes back plain."""
+    assert not {"onednn_linear", "torch_compile"} & set(TrainConfig().to_dict())
+    assert TrainConfig(onednn_linear=True).to_dict()["onednn_linear"] is True
+    ds = toy_dataset()
+    runs = {}
+    for extra in ({}, {"onednn_linear": True}, {"torch_compile": True}):
+        model, history, metrics = train(cfg(**extra), ds, progress=False)
+        assert not any(type(m).__name__ == "OneDNNLinear" for m in model.modules())
+        runs[tuple(extra)] = history
+    for name, history in runs.items():
+        for a, b in zip(history, runs[()]):
+            assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-3), name
