@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -95,9 +96,11 @@ def topk_matrix_free(jvp, vjp, n_in: int, k: int, iters: int | None = None, over
     krylov = method == "krylov"
     iters = iters if iters is not None else (10 if krylov else 30)
     m = k + (oversample if oversample is not None else (4 if krylov else 8))
-    v = torch.linalg.qr(torch.randn(*batch, n_in, m, generator=generator, dtype=dtype))[0]
-    if krylov:
+    v = torch.randn(*batch, n_in, m, generator=generator, dtype=dtype)
+    if krylov:  # a Gaussian block is well conditioned: a Cholesky QR gives its span (all Krylov depends on)
+        v = _cholesky_qr(v.mT, max_cond=_CHOLQR_MAX_COND).mT
         return _block_lanczos(jvp, gram or (lambda x: vjp(jvp(x))), v, k, iters)
+    v = torch.linalg.qr(v)[0]
     for _ in range(iters):
         u = torch.linalg.qr(jvp(v))[0]
         v = torch.linalg.qr(vjp(u))[0]
@@ -132,11 +135,26 @@ def _block_lanczos(jvp, gram, v: torch.Tensor, k: int, iters: int):
         if j == iters:
             break
         vt = _orthonormal_rows(_sub_product(wt, coef, local), qt[..., :hi, :])
-    lam, w = torch.linalg.eigh(t.double())
-    w = w[..., -k:].flip(-1).to(v.dtype)  # (*batch, M, k), largest first
-    s = lam[..., -k:].flip(-1).clamp_min(0).sqrt().to(v.dtype)
+    lam, w = _top_eigh(t.double(), k)
+    w = w.to(v.dtype)  # (*batch, M, k), largest first
+    s = lam.clamp_min(0).sqrt().to(v.dtype)
     vk = (w.mT @ qt).mT  # (*batch, n, k); Q's rows stay the GEMM's fast operand (qt.mT @ w ran 5x slower)
     return jvp(vk) / s.clamp_min(torch.finfo(v.dtype).tiny)[..., None, :], s, vk
+
+
+def _top_eigh(t: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k largest eigenpairs of the symmetric (*batch, M, M), largest first: (*batch, k), (*batch, M, k).
+
+    LAPACK's MRRR driver computes just those k (3x faster than all M at M = 154).
+    """
+    import scipy.linalg
+
+    flat = t.reshape(-1, *t.shape[-2:]).numpy()
+    m = flat.shape[-1]
+    pairs = [scipy.linalg.eigh(a, subset_by_index=[m - k, m - 1], driver="evr") for a in flat]
+    lam = torch.from_numpy(np.stack([p[0][::-1] for p in pairs])).reshape(*t.shape[:-2], k)
+    vec = torch.from_numpy(np.stack([p[1][:, ::-1] for p in pairs])).reshape(*t.shape[:-1], k)
+    return lam, vec
 
 
 def _orthonormal_rows(w: torch.Tensor, basis: torch.Tensor, passes: int = 3) -> torch.Tensor:
@@ -192,11 +210,9 @@ def _cholesky_qr(w: torch.Tensor, max_cond: float | None = None, min_diag: float
 
 
 def _sub_product(w: torch.Tensor, c: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """w - c @ b as one BLAS call where the shapes allow it."""
-    if w.dim() == 2:
-        return torch.addmm(w, c, b, alpha=-1)
-    if w.dim() == 3:
-        return torch.baddbmm(w, c, b, alpha=-1)
+    """w - c @ b as one BLAS call where the shapes allow it, overwriting w (a temporary of the caller's)."""
+    if w.is_contiguous() and w.dim() in (2, 3):
+        return w.addmm_(c, b, alpha=-1) if w.dim() == 2 else w.baddbmm_(c, b, alpha=-1)
     return w - c @ b
 
 
