@@ -26,7 +26,8 @@ class Claim:
 CLAIMS = {c.id: c for c in [
     Claim("ERM-1", "Entangled sparse skip mappings improve generalisation of CNNs over identity skips", "ERM",
           "erm_cnn"),
-    Claim("ERM-2", "Entangled sparse skip mappings improve generalisation of Vision Transformers", "ERM"),
+    Claim("ERM-2", "Entangled sparse skip mappings improve generalisation of Vision Transformers", "ERM",
+          "erm_vit"),
     Claim("ERM-3", "Orthogonal skip mappings hurt CNNs and Vision Transformers", "ERM", "erm_cnn"),
     Claim("ERM-4", "In RNNs, orthogonal residual mappings favour time-variant over time-invariant tasks", "ERM",
           "erm4_rnn"),
