@@ -60,18 +60,15 @@ def peak(kind: str, seconds: float = 1.0) -> float:
     return flops * n / (time.perf_counter() - start) / 1e9
 
 
-def conv1x1_linear(x: torch.Tensor, weight: torch.Tensor, bias=None) -> torch.Tensor:
-    """A linear layer on (B, K) as a 1x1 convolution through oneDNN: the batch laid out as a channels_last
-    image (1, K, B/W, W) with W the largest of 32, 16, ... dividing B (the same memory, no copy)."""
-    b, k = x.shape
-    w = next(d for d in (32, 16, 8, 4, 2, 1) if b % d == 0)
-    out = F.conv2d(x.view(1, b // w, w, k).permute(0, 3, 1, 2), weight[:, :, None, None], bias)
-    return out.permute(0, 2, 3, 1).reshape(b, -1)
-
-
 class Conv1x1Linear(torch.nn.Linear):
+    """Every product a oneDNN 1x1 convolution (``onednn_linear.conv_matmul``), backward by autograd's own
+    convolution backward (the library's switch instead takes the weight gradient through MKL)."""
+
     def forward(self, x):
-        return conv1x1_linear(x, self.weight, self.bias) if x.dim() == 2 else super().forward(x)
+        if x.dim() != 2:
+            return super().forward(x)
+        out = onednn_linear.conv_matmul(x.contiguous(), self.weight)
+        return out if self.bias is None else out + self.bias
 
 
 def make_step(name: str, variant: str):
@@ -109,7 +106,7 @@ def make_step(name: str, variant: str):
     return step, counter.get_total_flops()
 
 
-class _RecordMatmuls(TorchDispatchMode):
+class _RecordProducts(TorchDispatchMode):
     """Records every matrix product (aten mm, addmm, convolution) of the code run under it:
     (op, [(shape, stride, dtype) of each tensor argument, or the argument itself])."""
 
@@ -126,9 +123,9 @@ class _RecordMatmuls(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def matmul_ceiling(step, flops: float, rounds: int, steps: int) -> tuple[float, float]:
+def products_ceiling(step, flops: float, rounds: int, steps: int) -> tuple[float, float]:
     """(ms, GFLOP/s) of the step's matrix products alone, replayed back to back (fastest of ``rounds``)."""
-    with _RecordMatmuls() as rec:
+    with _RecordProducts() as rec:
         step()
     calls = [(func, [torch.empty_strided(*a[:2], dtype=a[2]).normal_() if isinstance(a, tuple) else a for a in args])
              for func, args in rec.calls]
@@ -188,7 +185,7 @@ def main():
         print(f"{m:8s} {v:26s} {1000 * med:8.1f} {flops / 1e9:10.2f} {rate:8.1f} {rate / ref:8.1%} {base / med:8.2f}x")
     for variant in ("eager", "onednn-linear") if "resmlp" in chosen else ():
         step, flops = steps[("resmlp", variant)]
-        ms, rate = matmul_ceiling(step, flops, args.rounds, args.steps)
+        ms, rate = products_ceiling(step, flops, args.rounds, args.steps)
         print(f"resmlp {variant} ceiling: its {flops / 1e9:.2f} GFLOP of products alone, replayed back to back, take "
               f"{ms:.1f} ms ({rate:.0f} GFLOP/s, {rate / best_fp32:.1%} of the best fp32 peak): what the step would "
               f"reach if everything between the products were free")

@@ -149,12 +149,12 @@ def _top_eigh(t: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """
     import scipy.linalg
 
-    flat = t.reshape(-1, *t.shape[-2:]).numpy()
+    flat = t.reshape(-1, *t.shape[-2:]).cpu().numpy()
     m = flat.shape[-1]
     pairs = [scipy.linalg.eigh(a, subset_by_index=[m - k, m - 1], driver="evr") for a in flat]
     lam = torch.from_numpy(np.stack([p[0][::-1] for p in pairs])).reshape(*t.shape[:-2], k)
     vec = torch.from_numpy(np.stack([p[1][:, ::-1] for p in pairs])).reshape(*t.shape[:-1], k)
-    return lam, vec
+    return lam.to(t.device), vec.to(t.device)
 
 
 def _orthonormal_rows(w: torch.Tensor, basis: torch.Tensor, passes: int = 3) -> torch.Tensor:

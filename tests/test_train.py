@@ -187,7 +187,7 @@ def test_onednn_linear_matches_nn_linear_in_values_and_gradients():
         (y0, w0, x0), (y1, w1, x1) = grads
         assert torch.allclose(y0, y1, atol=1e-5) and torch.allclose(w0, w1, rtol=1e-4, atol=1e-4)
         assert (x0 is None and x1 is None) or torch.allclose(x0, x1, atol=1e-5)
-        # Outside training (eval mode, no_grad, autocast) it is exactly F.linear.
+        # In eval mode it is exactly F.linear.
         fast.eval()
         assert torch.equal(fast(x.detach()), plain(x.detach()))
         assert use_onednn_linears(fast, False) == 1 and type(fast) is torch.nn.Linear
