@@ -139,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
     run.add_argument("--cache-only", action="store_true", help="never compute; a missing result is an error")
     sub.add_parser("list", help="list notebooks and their parameters")
+    sub.add_parser("env", help="what runs would be computed with: versions, threads, device, MKL's kernels")
     sub.add_parser("progress", help="training runs in progress or interrupted: epochs done, time left, accuracy")
     cl = sub.add_parser("claims", help="the claims table: verdicts filed by the executed notebooks")
     cl.add_argument("--profile", action="append", choices=profiles.PROFILES,
@@ -190,6 +191,16 @@ def main(argv=None) -> int:
             from . import checkpoints
 
             print(checkpoints.progress_text())
+            return 0
+        if args.command == "env":
+            from . import results
+
+            for key, value in results.provenance(0.0).items():
+                if key not in ("wall_seconds", "date"):
+                    print(f"{key}: {value}")
+            from . import mkl_dispatch
+
+            print(mkl_dispatch.describe())
             return 0
         if args.command == "list":
             for name, path in profiles.notebooks().items():

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from . import __version__, devices
+from . import __version__, devices, mkl_dispatch
 
 
 class MissingResultError(RuntimeError):
@@ -119,6 +119,7 @@ def provenance(wall_seconds: float, commit: str | None = None) -> dict:
         "python": platform.python_version(),
         "device": devices.describe(devices.current()),
         "threads": torch.get_num_threads(),
+        "mkl_avx512_shim": mkl_dispatch.active(),
         "hostname": platform.node(),
         "wall_seconds": round(wall_seconds, 3),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -4,21 +4,27 @@ A result is trusted because its file names the exact config, experiment version 
 it. That trust is only as good as the code: a change that silently alters a computation leaves old
 files that no longer match what the code now does. ``verify`` picks the cheapest committed runs of
 each chapter, recomputes them from scratch (training included, in a scratch results folder, with the
-thread count recorded in their provenance) and compares every metric.
+thread count and MKL kernels recorded in their provenance) and compares every metric. A result made
+with MKL's AVX-512 shim on (or off) where this process has it off (or on) is recomputed in a child
+process that has it as the result did (:mod:`entres.mkl_dispatch`); results from before the shim
+existed were made without it.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import experiments, results
+from . import experiments, mkl_dispatch, results
 
 CHAPTERS = {"RA": ("ra_trajectory", "ra_jacobian", "ra_collapse"), "ERM": ("erm_train",)}
 _TIMINGS = ("seconds",)  # metrics that are timings, never compared
+_CHILD = "_ENTRES_VERIFY_CHILD"  # set in a child that recomputes under the other MKL setting
 
 
 @dataclass
@@ -90,9 +96,37 @@ def compare(old: dict, new: dict, tolerance: float) -> tuple[float, str, bool]:
     return worst, worst_key, worst <= tolerance
 
 
+def made_with_shim(record: dict) -> bool:
+    """Whether the record was computed with MKL's AVX-512 shim (records from before it existed: no)."""
+    return bool(record["provenance"].get("mkl_avx512_shim", False))
+
+
+def _recompute_in_child(record: dict, shim: bool) -> dict:
+    with tempfile.TemporaryDirectory(prefix="entres-verify-child-") as tmp:
+        src, dst = Path(tmp, "record.json"), Path(tmp, "recomputed.json")
+        src.write_text(json.dumps(record))
+        code = ("import json, sys; from entres import verify; "
+                "json.dump(verify.recompute(json.loads(open(sys.argv[1]).read())), open(sys.argv[2], 'w'))")
+        env = mkl_dispatch.env_for(shim)
+        env[_CHILD] = "1"
+        proc = subprocess.run([sys.executable, "-c", code, str(src), str(dst)], env=env,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"the recomputation with the MKL shim {'on' if shim else 'off'} failed:\n"
+                               f"{proc.stderr[-3000:]}")
+        return json.loads(dst.read_text())
+
+
 def recompute(record: dict) -> dict:
-    """Run the record's experiment again from nothing, in a scratch results folder."""
+    """Run the record's experiment again from nothing, in a scratch results folder, with the MKL
+    kernels it was made with (in a child process where this one has the other setting)."""
     import torch
+
+    if made_with_shim(record) != mkl_dispatch.active():
+        if os.environ.get(_CHILD):
+            raise RuntimeError(f"could not recompute with the MKL shim {'on' if made_with_shim(record) else 'off'}"
+                               f" as the result was made (the shim did not load)")
+        return _recompute_in_child(record, made_with_shim(record))
 
     exp = experiments.get(record["experiment"])
     if exp.version != record["version"]:
