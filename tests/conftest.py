@@ -8,9 +8,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True)
 def isolated_results(tmp_path, monkeypatch):
-    """Every test gets its own empty results cache and computes (never cache-only)."""
+    """Every test gets its own empty results cache, computes (never cache-only) and runs sweeps inline."""
     monkeypatch.setenv("ENTRES_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("ENTRES_CACHE_ONLY", "0")
+    monkeypatch.setenv("ENTRES_WORKERS", "1")  # runs in the test's process (tests of the pool set it themselves)
     monkeypatch.delenv("ENTRES_DOWNLOAD", raising=False)
     return tmp_path / "results"
 
