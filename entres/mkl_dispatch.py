@@ -138,3 +138,10 @@ def describe() -> str:
     source = f"{ENV}={os.environ[ENV]}" if os.environ.get(ENV, "").strip() else (
         f"{ENV} unset: on for AMD CPUs with AVX-512, and this CPU {'is' if default_on() else 'is not'} one")
     return f"MKL AVX-512 shim {'loaded' if active() else 'not loaded'} ({source})"
+
+
+if __name__ == "__main__":  # `LD_PRELOAD=$(python -m entres.mkl_dispatch) jupyter lab`
+    path = shim_path()
+    if path is None:
+        sys.exit("entres: the MKL AVX-512 shim needs a C compiler (cc or gcc, or $CC) to be built")
+    print(path)
