@@ -1,11 +1,15 @@
 """Resumable sweeps: run many configs of one experiment, skipping cached ones.
 
 Runs go through a ``concurrent.futures.Executor``. By default (``ENTRES_WORKERS=auto``) a sweep
-with several runs to compute on a CPU trains one network per core at once, each with one thread:
-on the 2-core development machine that is 1.2-1.3x the throughput of one network on both cores
+with several runs to compute on a CPU, started from the ``entres`` command, a notebook kernel or
+an interactive session, trains one network per core at once, each with one thread: on the 2-core
+development machine that is 1.2-1.3x the throughput of one network on both cores
 (``benchmarks/training_speed.py``), since small products split over threads wait on each other.
-``ENTRES_WORKERS=N`` runs N at once, ``ENTRES_WORKERS=1`` one after the other in this process (as
-on a GPU); any other executor with ``submit`` (a cluster client, say) can be passed in.
+Worker processes are spawned, and a spawned process first re-runs its parent's main script; so
+under any other main script (yours, pytest) ``auto`` runs inline, and ``ENTRES_WORKERS=N`` asks for
+N at once there (guard the script's work with ``if __name__ == "__main__":``, as Python's
+multiprocessing requires). ``ENTRES_WORKERS=1`` runs one after the other in this process (as on a
+GPU); any other executor with ``submit`` (a cluster client, say) can be passed in.
 Each run writes its own result file as soon as it finishes, so killing a
 sweep loses only the runs in flight, and rerunning it resumes.
 """
@@ -13,8 +17,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import time
 import traceback
+from pathlib import Path
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 
 from tqdm import tqdm
@@ -74,13 +80,26 @@ def _set_threads(threads: int) -> None:  # a pool worker's initializer (ENTRES_T
     torch.set_num_threads(threads)
 
 
+# Main modules that do nothing when a spawned worker re-imports them (their work is under a __main__ guard).
+_SAFE_MAINS = ("entres.__main__", "ipykernel_launcher")
+
+
+def spawn_safe_main() -> bool:
+    """Whether spawned workers can start without re-running this process's main script: none (an
+    interactive session, ``python -c``), the ``entres`` command or a Jupyter kernel."""
+    main = sys.modules.get("__main__")
+    spec, file = getattr(main, "__spec__", None), getattr(main, "__file__", None)
+    return file is None or getattr(spec, "name", None) in _SAFE_MAINS or Path(file).name in ("entres",
+                                                                                              "ipykernel_launcher.py")
+
+
 def worker_count(runs: int) -> int:
     """How many runs of a sweep with ``runs`` to compute go at once (``ENTRES_WORKERS``, see the module)."""
     value = os.environ.get("ENTRES_WORKERS", "").strip() or "auto"
     if value == "auto":
         from . import devices
 
-        return min(_cores(), runs) if devices.current().type == "cpu" else 1
+        return min(_cores(), runs) if devices.current().type == "cpu" and spawn_safe_main() else 1
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"ENTRES_WORKERS must be 'auto' (one run per CPU core) or a positive integer, got {value!r}")
     return int(value)

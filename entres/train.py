@@ -57,7 +57,8 @@ class TrainConfig:
     optimizer: str = "sgd"  # sgd | adamw (decoupled weight decay, default betas (0.9, 0.999); momentum is SGD's only)
     warmup_epochs: int = 0  # linear learning-rate warm-up before the schedule
     # resmlp on CPU: the linear layers' training products through oneDNN (entres.models.onednn_linear);
-    # faster, but the last bits differ from MKL's, so off: committed results keep reproducing exactly.
+    # faster only while MKL runs its AVX2 kernels (no MKL shim, entres.mkl_dispatch), and the last bits
+    # differ from MKL's, so off: committed results keep reproducing exactly.
     onednn_linear: bool = False
     # torch.compile the training forward (and so its backward); eval stays eager. Pays only on long runs:
     # compiling takes tens of seconds per process (benchmarks/training_speed.py).

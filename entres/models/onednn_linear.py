@@ -1,10 +1,12 @@
 """Linear layers whose training products run through oneDNN's 1x1 convolution on CPU.
 
-At the ResMLP's sizes (a batch of 1024 by 128 features) MKL's matmul reaches ~190 GFLOP/s while oneDNN's
-1x1 convolution does the same product at ~300 (benchmarks/training_speed.py). A (M, K) batch is laid out,
-without a copy, as a channels_last image of M pixels and K channels; the forward product x Wᵀ and the
-input gradient g W are then 1x1 convolutions. The weight gradient gᵀ x reduces over the batch, which as a
-convolution needs two transposed copies and ran slower, so it stays a matmul.
+At the ResMLP's sizes (a batch of 1024 by 128 features) MKL's matmul reaches ~190 GFLOP/s on an AMD CPU
+while it runs its AVX2 kernels, and oneDNN's 1x1 convolution does the same product at ~300
+(benchmarks/training_speed.py). A (M, K) batch is laid out, without a copy, as a channels_last image of
+M pixels and K channels; the forward product x Wᵀ and the input gradient g W are then 1x1 convolutions.
+The weight gradient gᵀ x reduces over the batch, which as a convolution needs two transposed copies and
+ran slower, so it stays a matmul. With MKL's AVX-512 kernels (``entres.mkl_dispatch``, the ``entres``
+command's default on AMD CPUs with AVX-512) MKL is the faster one and this path loses (1.3x slower).
 
 Only training uses this path (module in train mode, float32 CPU tensors, autograd on, no autocast); eval,
 Jacobians and anything under torch.func see the plain ``F.linear``. The numbers differ from MKL's in the
