@@ -20,8 +20,8 @@ import os
 import sys
 import time
 import traceback
-from pathlib import Path
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from pathlib import Path
 
 from tqdm import tqdm
 
