@@ -125,6 +125,14 @@ def make_step(name: str, variant: str):
     return step, counter.get_total_flops()
 
 
+def seconds_per_call(fn, calls: int) -> float:
+    """Mean seconds of ``calls`` back-to-back calls of ``fn``."""
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
+
+
 class _RecordProducts(TorchDispatchMode):
     """Records every matrix product (aten mm, addmm, convolution) of the code run under it:
     (op, [(shape, stride, dtype) of each tensor argument, or the argument itself])."""
@@ -154,12 +162,7 @@ def products_ceiling(step, flops: float, rounds: int, steps: int) -> tuple[float
             func(*args)  # the result dropped at once, so its memory is reused as in a step
 
     replay()
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(steps):
-            replay()
-        best = min(best, (time.perf_counter() - start) / steps)
+    best = min(seconds_per_call(replay, steps) for _ in range(rounds))
     return 1000 * best, flops / best / 1e9
 
 
@@ -175,10 +178,7 @@ def measure(args) -> dict:
     for _ in range(args.rounds):  # interleaved, so machine noise hits every variant alike
         for k, (step, _) in steps.items():
             step()
-            start = time.perf_counter()
-            for _ in range(args.steps):
-                step()
-            times[k].append((time.perf_counter() - start) / args.steps)
+            times[k].append(seconds_per_call(step, args.steps))
     rows = [dict(model=m, variant=v, seconds=statistics.median(t), flops=steps[(m, v)][1])
             for (m, v), t in times.items()]
     ceilings = []
@@ -204,12 +204,7 @@ def measure_alone(args) -> dict:
     late = time.time() > args.start_at  # still warming up when the others began: not measured alongside them
     while time.time() < args.start_at:
         time.sleep(0.001)
-    times = []
-    for _ in range(args.rounds):
-        start = time.perf_counter()
-        for _ in range(args.steps):
-            step()
-        times.append((time.perf_counter() - start) / args.steps)
+    times = [seconds_per_call(step, args.steps) for _ in range(args.rounds)]
     return dict(seconds=statistics.median(times), flops=flops, shim=mkl_dispatch.active(), late=late)
 
 

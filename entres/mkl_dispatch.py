@@ -117,10 +117,11 @@ def reexec_if_needed(argv: list[str]) -> None:
     cannot be had (no compiler), prints why and continues without it.
     """
     want = wanted()
-    if want == active() or os.environ.get(_GUARD):
-        if want and not active() and os.environ.get(_GUARD):
-            print("entres: the MKL AVX-512 shim did not load; continuing with MKL's default kernels",
-                  file=sys.stderr)
+    if want == active():
+        return
+    if os.environ.get(_GUARD):  # already re-executed once, and still not as wanted
+        print(f"entres: the MKL AVX-512 shim could not be {'loaded' if want else 'unloaded'}; continuing "
+              f"with it {'off' if want else 'on'}", file=sys.stderr)
         return
     try:
         env = env_for(want)

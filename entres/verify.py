@@ -122,11 +122,12 @@ def recompute(record: dict) -> dict:
     kernels it was made with (in a child process where this one has the other setting)."""
     import torch
 
-    if made_with_shim(record) != mkl_dispatch.active():
+    shim = made_with_shim(record)
+    if shim != mkl_dispatch.active():
         if os.environ.get(_CHILD):
-            raise RuntimeError(f"could not recompute with the MKL shim {'on' if made_with_shim(record) else 'off'}"
-                               f" as the result was made (the shim did not load)")
-        return _recompute_in_child(record, made_with_shim(record))
+            raise RuntimeError(f"could not recompute with the MKL shim {'on' if shim else 'off'} as the result "
+                               f"was made (the shim did not {'load' if shim else 'unload'})")
+        return _recompute_in_child(record, shim)
 
     exp = experiments.get(record["experiment"])
     if exp.version != record["version"]:
