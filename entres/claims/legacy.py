@@ -1,47 +1,14 @@
-"""The claims of SPEC §2 and the computed verdicts of each.
+"""Protocol-v1 verdict helpers, kept while claim pages move to protocol v2 (:mod:`entres.claims.protocol`).
 
-Verdict functions take the per-run table a notebook built from cached results
-and return a table with means, 95% CIs and the verdict; nothing here is typed by hand.
+Nothing new should call these; each is deleted once no page uses it.
 """
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
-from . import results, stats
-
-
-@dataclass(frozen=True)
-class Claim:
-    id: str
-    text: str
-    source: str
-    notebook: str | None = None  # book/<notebook>.ipynb, once it exists
-
-
-CLAIMS = {c.id: c for c in [
-    Claim("ERM-1", "Entangled sparse skip mappings improve generalisation of CNNs over identity skips", "ERM",
-          "erm_cnn"),
-    Claim("ERM-2", "Entangled sparse skip mappings improve generalisation of Vision Transformers", "ERM",
-          "erm_vit"),
-    Claim("ERM-3", "Orthogonal skip mappings hurt CNNs and Vision Transformers", "ERM", "erm_cnn"),
-    Claim("ERM-4", "In RNNs, orthogonal residual mappings favour time-variant over time-invariant tasks", "ERM",
-          "erm4_rnn"),
-    Claim("ERM-5", "Entangled mappings can preserve iterative feature refinement", "ERM", "erm5_refinement"),
-    Claim("RA-1", "Intermediate representations of an input lie equispaced on a line", "RA", "ra1_line"),
-    Claim("RA-2", "Top singular vectors of residual Jacobians align within blocks and across depth", "RA",
-          "ra2_alignment"),
-    Claim("RA-3", "Residual Jacobians of fully-connected ResNets have rank at most C", "RA", "ra3_rank"),
-    Claim("RA-4", "Top singular values of residual Jacobians scale inversely with depth", "RA", "ra4_depth"),
-    Claim("RA-5", "Residual Alignment disappears when skip connections are removed", "RA", "ra5_no_skip"),
-    Claim("RA-6", "Residual Alignment occurs in models that generalise", "RA", "ra6_generalisation"),
-    Claim("RA-7", "The last layer undergoes Neural Collapse", "RA", "ra7_collapse"),
-    Claim("X-1", "(ours) Does Residual Alignment survive entangled skips?", "both", "x1_entangled_ra"),
-]}
+from .. import stats
 
 
 def _ci_row(values, prefix: str) -> dict:
@@ -149,62 +116,6 @@ def verdict_row(dataset: str, verdict: str, seeds: int, test_acc: float, train_a
         raise ValueError(f"verdict must be one of {stats.VERDICTS}, got {verdict!r}")
     return {"dataset": dataset, "verdict": verdict, "seeds": int(seeds), "test_acc": _r(test_acc),
             "train_acc": _r(train_acc), "effects": {k: [_r(v) for v in est] for k, est in effects.items()}}
-
-
-def record_verdict(claim_id: str, profile: str, rows: list[dict], notebook: str | None = None) -> Path:
-    """File the verdict of ``claim_id`` computed under ``profile`` (one row per dataset).
-
-    A notebook other than the claim's own (e.g. the conv-net page, which tests several claims)
-    files its rows apart, under its name; the dashboard shows the rows of all of them.
-    """
-    if claim_id not in CLAIMS:
-        raise ValueError(f"unknown claim {claim_id!r}; valid: {', '.join(CLAIMS)}")
-    own = notebook is None or notebook == CLAIMS[claim_id].notebook
-    name = f"{claim_id}.{profile}.json" if own else f"{claim_id}+{notebook}.{profile}.json"
-    path = results.results_root() / "claims" / name
-    payload = {"claim": claim_id, "profile": profile, "notebook": CLAIMS[claim_id].notebook if own else notebook,
-               "rows": rows}
-    return results.write_json(path, payload)
-
-
-def load_verdicts(profiles: tuple[str, ...] = ("paper", "book")) -> pd.DataFrame:
-    """One row per claim (and dataset): the filed verdict of the first profile in ``profiles`` that has one."""
-    rows = []
-    folder = results.results_root() / "claims"
-    for claim in CLAIMS.values():
-        # the claim's own page first, then pages that test it too (files "<ID>+<notebook>.<profile>.json")
-        stems = [claim.id] + sorted({p.name.rsplit(".", 2)[0] for p in folder.glob(f"{claim.id}+*.json")})
-        records = []
-        for stem in stems:
-            found = [folder / f"{stem}.{profile}.json" for profile in profiles]
-            found = [path for path in found if path.exists()]
-            if found:
-                records.append(json.loads(found[0].read_text()))
-        base = {"claim": claim.id, "text": claim.text}
-        if not records:
-            rows.append({**base, "notebook": claim.notebook or "", "dataset": "", "verdict": "not yet run",
-                         "effect": "", "seeds": None, "profile": "", "test_acc": None, "train_acc": None})
-            continue
-        for record in records:
-            for row in record["rows"]:
-                effect = "; ".join(f"{k} {v[0]:.3g} [{v[1]:.3g}, {v[2]:.3g}]" if None not in v else f"{k} {v[0]}"
-                                   for k, v in row["effects"].items())
-                rows.append({**base, "notebook": record["notebook"] or "", "dataset": row["dataset"],
-                             "verdict": row["verdict"], "effect": effect, "seeds": row["seeds"],
-                             "profile": record["profile"], "test_acc": row["test_acc"],
-                             "train_acc": row["train_acc"]})
-    return pd.DataFrame(rows)
-
-
-def verdicts_text(table: pd.DataFrame) -> str:
-    """The claims table as plain text (terminal, nbval)."""
-    cols = ["claim", "dataset", "verdict", "effect", "seeds", "profile"]
-    shown = table[cols].astype(object).where(table[cols].notna(), "")
-    shown["seeds"] = [str(int(s)) if s != "" else "" for s in shown["seeds"]]
-    widths = {c: max(len(c), shown[c].astype(str).str.len().max()) for c in cols}
-    lines = ["  ".join(c.ljust(widths[c]) for c in cols).rstrip()]
-    lines += ["  ".join(str(v).ljust(widths[c]) for c, v in zip(cols, row)).rstrip() for row in shown.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 def erm4_verdicts(table: pd.DataFrame, kinds: dict[str, str], reference: str = "identity",
