@@ -36,14 +36,27 @@ def decide(lo: float, hi: float, direction: int = +1, null: float = 0.0, delta: 
 
     ``direction`` +1 claims the effect exceeds ``null``, −1 that it falls below it; ``delta`` (≥ 0, or
     None for "no smallest effect stated") is in the measure's units.
+
+    ``direction`` 0 reads an *equivalence* claim ("the exponent is 1", "the family keeps the identity's
+    value"): supported if the CI lies inside (null − δ, null + δ), contradicted if it lies wholly outside
+    [null − δ, null + δ], inconclusive otherwise; δ is required.
     """
-    if direction not in (+1, -1):
-        raise ValueError(f"direction must be +1 or -1, got {direction!r}")
+    if direction not in (+1, -1, 0):
+        raise ValueError(f"direction must be +1, -1 or 0 (equivalence), got {direction!r}")
     if delta is not None and not (math.isfinite(delta) and delta >= 0):
         raise ValueError(f"delta must be a finite number >= 0 or None, got {delta!r}")
+    if direction == 0 and delta is None:
+        raise ValueError("an equivalence claim (direction 0) needs delta")
     if not in_regime:
         return NOT_IN_REGIME
     if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
+        return INCONCLUSIVE
+    if direction == 0:
+        a, b = lo - null, hi - null
+        if -delta < a and b < delta:
+            return SUPPORTED
+        if a > delta or b < -delta:
+            return CONTRADICTED
         return INCONCLUSIVE
     a, b = sorted((direction * (lo - null), direction * (hi - null)))
     if delta is not None and -delta < a and b < delta:
@@ -63,7 +76,7 @@ class Effect:
     estimate: float
     lo: float
     hi: float
-    direction: int = +1   # +1: the claim says estimate > null
+    direction: int = +1   # +1: the claim says estimate > null; −1: below; 0: equal within delta
     null: float = 0.0
     delta: float | None = None
     test: str = ""        # e.g. "Welch t over networks", "one-sample t over networks", "fit on depth means"
