@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import settings
+
 # torchvision's pinned MD5s (torchvision/datasets/mnist.py, cifar.py).
 _IDX_FILES = {
     "mnist": ("MNIST", {
@@ -82,9 +84,7 @@ class Dataset:
 
 
 def data_root() -> Path:
-    from .results import project_root
-
-    return Path(os.environ.get("ENTRES_DATA") or project_root() / "data")
+    return settings.data_root()
 
 
 def _hash(path: Path, algo: str) -> str:
@@ -113,7 +113,7 @@ def _missing(what: str, root: Path) -> DataError:
 
 
 def _download_wanted(download: bool | None) -> bool:
-    return download if download is not None else os.environ.get("ENTRES_DOWNLOAD", "0") == "1"
+    return download if download is not None else settings.download()
 
 
 def _read_idx(path: Path) -> np.ndarray:

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import torch
 
+from . import settings
+
 VALID = "cpu, cuda, cuda:N"
 
 
 def current() -> torch.device:
     """The device named by ``ENTRES_DEVICE``; a clear error if it is unknown or not available."""
-    name = os.environ.get("ENTRES_DEVICE", "cpu").strip().lower() or "cpu"
+    name = settings.device()
     try:
         dev = torch.device(name)
     except RuntimeError as err:

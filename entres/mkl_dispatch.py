@@ -26,6 +26,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from . import settings
+
 ENV = "ENTRES_MKL_AVX512"
 _GUARD = "_ENTRES_MKL_REEXEC"  # set on the re-executed process, so a shim that fails to load cannot loop
 SOURCE = "int mkl_serv_intel_cpu_true(void) { return 1; }\n"
@@ -45,13 +47,8 @@ def default_on() -> bool:
 
 def wanted(environ=os.environ) -> bool:
     """Whether this process should run with the shim (``ENTRES_MKL_AVX512``, else :func:`default_on`)."""
-    value = environ.get(ENV, "").strip()
-    if value == "":
-        return default_on()
-    if value not in ("0", "1"):
-        raise ValueError(f"{ENV} must be 1 (MKL's AVX-512 kernels) or 0 (its default dispatch), or unset "
-                         f"(on for AMD CPUs with AVX-512), got {value!r}")
-    return value == "1"
+    value = settings.mkl_avx512(environ)
+    return default_on() if value is None else value
 
 
 def _cache_dir() -> Path:

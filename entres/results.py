@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from . import __version__, devices, mkl_dispatch
+from . import __version__, devices, mkl_dispatch, settings
 
 
 class MissingResultError(RuntimeError):
@@ -41,11 +41,17 @@ def project_root() -> Path:
 
 
 def results_root() -> Path:
-    return Path(os.environ.get("ENTRES_RESULTS") or project_root() / "data" / "results")
+    return settings.results_root()
+
+
+def claims_root() -> Path:
+    """Where verdicts are filed and read: ``ENTRES_CLAIMS_DIR`` (set by ``entres run`` to its run folder),
+    else ``<results root>/claims`` (the book's verdicts)."""
+    return settings.claims_dir() or results_root() / "claims"
 
 
 def cache_only() -> bool:
-    return os.environ.get("ENTRES_CACHE_ONLY", "0") not in ("", "0", "false", "False")
+    return settings.cache_only()
 
 
 def canonical(obj) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import experiments, results
+from . import experiments, results, runlog, settings
 from .data import DataError
 
 
@@ -51,7 +51,7 @@ class InlineExecutor(Executor):
 def execute(name: str, config: dict) -> dict:
     """Compute one run and save its record. Module-level so process pools can pickle it."""
     exp = experiments.get(name)
-    threads = os.environ.get("ENTRES_THREADS")
+    threads = settings.threads()
     if threads:
         import torch
 
@@ -95,14 +95,12 @@ def spawn_safe_main() -> bool:
 
 def worker_count(runs: int) -> int:
     """How many runs of a sweep with ``runs`` to compute go at once (``ENTRES_WORKERS``, see the module)."""
-    value = os.environ.get("ENTRES_WORKERS", "").strip() or "auto"
+    value = settings.workers()
     if value == "auto":
         from . import devices
 
         return min(_cores(), runs) if devices.current().type == "cpu" and spawn_safe_main() else 1
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"ENTRES_WORKERS must be 'auto' (one run per CPU core) or a positive integer, got {value!r}")
-    return int(value)
+    return value
 
 
 def default_executor(runs: int = 1) -> Executor:
@@ -158,6 +156,7 @@ def run_sweep(name: str, configs: list[dict], executor: Executor | None = None,
             f"Compute them by running the notebook without ENTRES_CACHE_ONLY "
             f"(e.g. `entres run NOTEBOOK --profile book`).")
     if missing:
+        runlog.sweep_started(name, len(missing), len(full))
         own = executor is None
         executor = executor or default_executor(len(missing))
         failures = []

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from . import data, devices, mappings, models, results
+from . import data, devices, mappings, models, results, runlog
 from .models import onednn_linear
 
 
@@ -266,6 +266,7 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
             with torch.no_grad():
                 history[-1].update(on_epoch(epoch + 1, model) or {})
         bar.set_postfix(train=f"{correct / len(x_train):.3f}", test=f"{history[-1].get('test_acc', float('nan')):.3f}")
+        runlog.epoch_done(cfg, epoch + 1, elapsed + time.perf_counter() - start, history[-1])
         now = time.perf_counter()
         if resume_path is not None and epoch + 1 < cfg.epochs and now - last_save >= save_every_s:
             _save_state(resume_path, cfg, model, opt, g, history, step, epoch + 1, elapsed + now - start)
