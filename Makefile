@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 JB_BUILD := $(BIN)/jupyter-book build book --config _config.yml --path-output . -W -n --keep-going
 
-.PHONY: install notebooks site book test unit nbval verify clean
+.PHONY: install notebooks site book test unit nbval verify lab clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# Execute every book notebook with the book profile from the committed results (no training).
+# Execute every book notebook with the book profile from the committed results (no training), in place.
 notebooks: install
-	ENTRES_CACHE_ONLY=1 $(BIN)/entres run all --profile book
+	ENTRES_CACHE_ONLY=1 $(BIN)/entres run all --profile book --update-book
 
 # Render the executed notebooks into _build/html (strict: any warning fails).
 site: install
@@ -46,6 +46,16 @@ test: install
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory nbval
 	$(MAKE) --no-print-directory verify
+
+# JupyterLab on book/ with the project's kernel and settings: reads the committed results, trains nothing.
+LAB_STAMP := $(VENV)/.lab-stamp
+$(LAB_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[book,test,lab]"
+	touch $(LAB_STAMP)
+
+lab: $(LAB_STAMP)
+	ENTRES_CACHE_ONLY=1 LD_PRELOAD="$$($(BIN)/python -m entres.mkl_dispatch 2>/dev/null)" \
+		$(BIN)/jupyter lab --notebook-dir=book
 
 clean:
 	rm -rf _build

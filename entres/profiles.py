@@ -98,7 +98,8 @@ def parse_value(key: str, raw: str):
     try:
         return yaml.safe_load(raw)
     except yaml.YAMLError as err:
-        raise ProfileError(f"-p {key} {raw!r} is not a plain YAML value ({one_line(err)}); "
+        problem = getattr(err, "problem", None) or one_line(err)  # YAML's own text spans several lines
+        raise ProfileError(f"-p {key} {raw!r} is not a plain YAML value ({problem}); "
                            f"examples: 3, 0.1, [0, 1], identity") from None
 
 

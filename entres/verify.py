@@ -11,13 +11,14 @@ existed were made without it.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import experiments, mkl_dispatch, results
@@ -161,3 +162,134 @@ def verify(chosen: list[tuple[Path, dict]], tolerance: float = 1e-6, report=prin
         report(check.line())
         checks.append(check)
     return checks
+
+
+# ---------------------------------------------------------------------------------------------
+# Checksums of every committed file: a cheap check that no result or verdict was edited by hand
+
+MANIFEST = "CHECKSUMS"
+_HEADER = ("# sha256 of each file's canonical JSON (sorted keys, no whitespace), path relative to the results root.\n"
+           "# Written by `entres verify --write-checksums`; checked by `entres verify --all`.\n")
+
+
+def manifest_path(root: Path | None = None) -> Path:
+    return (root or results.results_root()) / MANIFEST
+
+
+def tracked_files(root: Path | None = None) -> list[Path]:
+    """Result and verdict files under the results root (not checkpoints, failures or hidden files)."""
+    root = root or results.results_root()
+    return sorted(p for p in root.rglob("*.json")
+                  if not any(part.startswith(("_", ".")) for part in p.relative_to(root).parts))
+
+
+def digest(path: Path) -> str:
+    """sha256 of the file's canonical JSON: the same for any re-indentation, different for any changed value."""
+    try:
+        content = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise results.CorruptResultError(f"{path} is not valid JSON ({' '.join(str(err).split())})") from None
+    return hashlib.sha256(results.canonical(content).encode()).hexdigest()
+
+
+def read_manifest(root: Path | None = None) -> dict[str, str]:
+    """Relative path -> digest, from the manifest; {} when there is none."""
+    path = manifest_path(root)
+    if not path.exists():
+        return {}
+    entries = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split(None, 1)
+        if len(parts) != 2 or len(parts[0]) != 64:
+            raise results.CorruptResultError(f"{path} line {number} is not '<sha256>  <path>': {line[:80]!r}")
+        entries[parts[1].strip()] = parts[0]
+    return entries
+
+
+def write_manifest(root: Path | None = None, only: list[Path] | None = None) -> Path:
+    """Write the manifest: every tracked file, or with ``only`` just refresh those entries (the rest kept)."""
+    root = root or results.results_root()
+    entries = read_manifest(root) if only is not None else {}
+    for path in (tracked_files(root) if only is None else only):
+        relative = Path(path).resolve().relative_to(root.resolve()).as_posix()
+        if Path(path).exists():
+            entries[relative] = digest(path)
+        else:
+            entries.pop(relative, None)
+    body = "".join(f"{entries[k]}  {k}\n" for k in sorted(entries))
+    results.atomic_write_bytes(manifest_path(root), (_HEADER + body).encode())
+    return manifest_path(root)
+
+
+@dataclass
+class ManifestReport:
+    checked: int = 0
+    differ: list[str] = field(default_factory=list)      # edited since the manifest was written
+    missing: list[str] = field(default_factory=list)     # listed, but the file is gone
+    unreadable: list[str] = field(default_factory=list)  # not JSON at all
+    unlisted: list[str] = field(default_factory=list)    # new since the manifest (not an error)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.differ or self.missing or self.unreadable)
+
+
+def check_manifest(root: Path | None = None) -> ManifestReport:
+    """Compare every tracked file with its manifest entry."""
+    root = root or results.results_root()
+    if not manifest_path(root).exists():
+        raise results.CorruptResultError(f"no {MANIFEST} in {root}; write one with `entres verify --write-checksums`")
+    entries = read_manifest(root)
+    report = ManifestReport()
+    present = {p.relative_to(root).as_posix(): p for p in tracked_files(root)}
+    for relative, path in present.items():
+        report.checked += 1
+        if relative not in entries:
+            report.unlisted.append(relative)
+            continue
+        try:
+            if digest(path) != entries[relative]:
+                report.differ.append(relative)
+        except results.CorruptResultError:
+            report.unreadable.append(relative)
+    report.missing = sorted(set(entries) - set(present))
+    return report
+
+
+def differs_from_manifest(path: Path, root: Path | None = None) -> bool | None:
+    """Whether ``path`` differs from its manifest entry (None: not listed, or no manifest)."""
+    root = root or results.results_root()
+    try:
+        entry = read_manifest(root).get(Path(path).resolve().relative_to(root.resolve()).as_posix())
+    except (results.CorruptResultError, ValueError):
+        return None
+    if entry is None:
+        return None
+    try:
+        return digest(path) != entry
+    except results.CorruptResultError:
+        return True
+
+
+RECORD_FIELDS = ("experiment", "version", "config", "metrics")
+
+
+def load_result_file(path: Path) -> dict:
+    """A result record from ``path``, or a one-line error saying what the file is instead."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give result files (data/results/<experiment>/<key>.json)")
+    if not path.is_file():
+        raise ValueError(f"no result file {path}")
+    try:
+        record = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not a result file (not JSON: {' '.join(str(err).split())})") from None
+    if isinstance(record, dict) and "rows" in record and "claim" in record:
+        raise ValueError(f"{path} is a claims file (a filed verdict), not a result; `entres claims` checks those "
+                         f"and `entres verify --all` checks their checksums")
+    if not isinstance(record, dict) or not all(k in record for k in RECORD_FIELDS):
+        raise ValueError(f"{path} is not a result file (a result holds {', '.join(RECORD_FIELDS)})")
+    return record
