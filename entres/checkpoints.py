@@ -6,7 +6,7 @@ the small result records are. A missing checkpoint only costs retraining.
 from __future__ import annotations
 
 from . import results
-from .train import TrainConfig, build_model, train
+from .train import TrainConfig, build_model, describe, train
 from . import data
 
 TRAIN_VERSION = 1  # bump when training changes in a way that changes the weights
@@ -28,6 +28,7 @@ def trained(cfg: TrainConfig, progress: bool | None = None, on_epoch=None):
     With ``on_epoch`` (see :func:`entres.train.train`) the model is always trained, since the hook
     must see every epoch; training is deterministic, so the weights equal the cached ones.
     """
+    data.refuse_if_no_compute(describe("checkpoints.trained", cfg))
     path = checkpoint_path(cfg)
     ds = data.load(cfg.dataset)
     state = results.load_torch(path) if on_epoch is None else None

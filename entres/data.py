@@ -11,6 +11,10 @@ Root folder: ``$ENTRES_DATA`` (default ``data/``), in torchvision's layout::
 
 Files are checked against pinned checksums. Set ``ENTRES_DOWNLOAD=1`` (or pass
 ``download=True``) to let torchvision fetch missing files.
+
+With ``ENTRES_NO_COMPUTE=1`` (implied by ``ENTRES_CACHE_ONLY=1``) every load raises
+:class:`ComputeRefused`: the book is built from ``data/results/`` alone. What a page needs to know about
+a dataset without loading it comes from static sizes (:func:`train_size`).
 """
 from __future__ import annotations
 
@@ -65,6 +69,26 @@ RANDOM_LABELS = "+random-labels"  # suffix: the same images with training labels
 
 class DataError(RuntimeError):
     """A dataset file is missing, corrupt or unknown."""
+
+
+class ComputeRefused(DataError):
+    """``ENTRES_NO_COMPUTE`` is on and something tried to load a dataset or train a model.
+
+    A :class:`DataError`, so a sweep stops at its first run (``entres.sweep.FAIL_FAST``)."""
+
+
+def refuse_if_no_compute(what: str) -> None:
+    """Raise :class:`ComputeRefused` naming ``what`` when ``ENTRES_NO_COMPUTE`` is on (by default it follows
+    ``ENTRES_CACHE_ONLY``): a build from ``data/results/`` alone must never load a dataset or train."""
+    if settings.no_compute():
+        raise ComputeRefused(
+            f"{what} refused: ENTRES_NO_COMPUTE is on (ENTRES_CACHE_ONLY=1 implies it), so nothing may load a "
+            f"dataset or train; read the result from data/results/ instead, or set ENTRES_NO_COMPUTE=0")
+
+
+# Training-split sizes, so a run's SGD steps follow from its config without loading anything.
+_TRAIN_SIZES = {"mnist": 60000, "fashionmnist": 60000, "smnist": 60000, "cifar10": 50000}
+CIFAR10_TRAIN_PER_CLASS = 5000
 
 
 @dataclass
@@ -128,6 +152,7 @@ def _read_idx(path: Path) -> np.ndarray:
 
 
 def _load_idx_dataset(name: str, root: Path, download: bool | None):
+    refuse_if_no_compute(f"loading {name} from {root}")
     folder, files = _IDX_FILES[name]
     raw = root / folder / "raw"
     if not all((raw / f).exists() for f in files):
@@ -147,6 +172,7 @@ def _load_idx_dataset(name: str, root: Path, download: bool | None):
 
 
 def _load_cifar10(root: Path, download: bool | None):
+    refuse_if_no_compute(f"loading cifar10 from {root}")
     npz = root / "cifar10" / "cifar10.npz"
     batches = root / "cifar-10-batches-py"
     if npz.exists():
@@ -200,6 +226,24 @@ def parse_name(name: str) -> tuple[str, list[int] | None]:
                      f"each optionally with the suffix {RANDOM_LABELS!r}")
 
 
+def train_size(name: str, n_train: int = 0) -> int:
+    """How many training examples a run on dataset ``name`` sees, from static sizes (nothing is loaded):
+    ``n_train`` if it is positive (a stratified subset, see :func:`stratified_indices`), else the whole
+    training split."""
+    from . import sequences
+
+    base, classes = parse_name(name)
+    if base in sequences.TASKS and base != "smnist":
+        full = sequences.N_TRAIN
+    elif classes is not None:
+        full = CIFAR10_TRAIN_PER_CLASS * len(classes)
+    else:
+        full = _TRAIN_SIZES[base]
+    if n_train < 0 or n_train > full:
+        raise ValueError(f"n_train must be in [0, {full}] for {name!r} (0 = all {full}), got {n_train}")
+    return n_train or full
+
+
 _CACHE: dict = {}
 
 
@@ -211,6 +255,7 @@ def load(name: str, *, download: bool | None = None) -> Dataset:
     a ``+random-labels`` suffix permutes the training labels. Memoised per process.
     """
     base, classes = parse_name(name)
+    refuse_if_no_compute(f"data.load({name!r})")
     root = data_root()
     key = (name, str(root.resolve()))
     if key in _CACHE:

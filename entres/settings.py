@@ -34,6 +34,8 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in [
     Variable("ENTRES_DOWNLOAD", "0", "1 lets torchvision download missing datasets (needs internet)"),
     Variable("ENTRES_RESULTS", "data/results", "results cache (a folder; created if missing)"),
     Variable("ENTRES_CACHE_ONLY", "0", "1: a missing result is an error, never a computation"),
+    Variable("ENTRES_NO_COMPUTE", "ENTRES_CACHE_ONLY's value",
+             "1: any dataset load or training raises (the guard of a build from results alone); 0: allowed"),
     Variable("ENTRES_WORKERS", "auto", "runs of a sweep at once: auto or a positive integer"),
     Variable("ENTRES_THREADS", "the worker's share of the cores", "torch threads per run (positive integer)"),
     Variable("ENTRES_MKL_AVX512", "on for AMD CPUs with AVX-512", "1/0: run with/without the MKL shim"),
@@ -132,6 +134,15 @@ def cache_only(environ: Mapping[str, str] | None = None) -> bool:
     return _flag("ENTRES_CACHE_ONLY", environ)
 
 
+def no_compute(environ: Mapping[str, str] | None = None) -> bool:
+    """``ENTRES_NO_COMPUTE``: 1 makes every dataset load and every training call raise
+    (:func:`entres.data.refuse_if_no_compute`); 0 allows them; unset follows ``ENTRES_CACHE_ONLY``, so a
+    cache-only build (``make book``, nbval) proves that it reads results alone."""
+    if _raw("ENTRES_NO_COMPUTE", environ) == "":
+        return cache_only(environ)
+    return _flag("ENTRES_NO_COMPUTE", environ)
+
+
 def _positive_int(name: str, value: str, what: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise SettingsError(f"{name} must be {what}, got {value!r}")
@@ -177,9 +188,9 @@ def device(environ: Mapping[str, str] | None = None) -> str:
 
 READERS: dict[str, Callable] = {
     "ENTRES_DATA": data_root, "ENTRES_DOWNLOAD": download, "ENTRES_RESULTS": results_root,
-    "ENTRES_CACHE_ONLY": cache_only, "ENTRES_WORKERS": workers, "ENTRES_THREADS": threads,
-    "ENTRES_MKL_AVX512": mkl_avx512, "ENTRES_DEVICE": device, "ENTRES_CLAIMS_DIR": claims_dir,
-    "ENTRES_PROGRESS_FILE": progress_file, "ENTRES_RUN_OVERRIDES": run_overrides,
+    "ENTRES_CACHE_ONLY": cache_only, "ENTRES_NO_COMPUTE": no_compute, "ENTRES_WORKERS": workers,
+    "ENTRES_THREADS": threads, "ENTRES_MKL_AVX512": mkl_avx512, "ENTRES_DEVICE": device,
+    "ENTRES_CLAIMS_DIR": claims_dir, "ENTRES_PROGRESS_FILE": progress_file, "ENTRES_RUN_OVERRIDES": run_overrides,
 }
 
 

@@ -115,6 +115,11 @@ class TrainConfig:
         return {k: v for k, v in d.items() if not (k in self._LATER_OPTIONS and v == defaults[k])}
 
 
+def describe(call: str, cfg: TrainConfig) -> str:
+    """``call`` with the options that tell one training run from another, for messages."""
+    return f"{call}({cfg.arch}, {cfg.skip}, {cfg.dataset}, depth {cfg.depth}, seed {cfg.seed})"
+
+
 def build_model(cfg: TrainConfig, ds: data.Dataset) -> torch.nn.Module:
     return models.create(cfg.arch, in_shape=ds.input_shape, num_classes=ds.num_classes,
                          depth=cfg.depth, width=cfg.width, skip=cfg.skip,
@@ -131,6 +136,14 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_siz
         loss += F.cross_entropy(out, y[i:i + batch_size], reduction="sum").item()
         correct += (out.argmax(1) == y[i:i + batch_size]).sum().item()
     return {"loss": loss / len(x), "acc": correct / len(x)}
+
+
+def sgd_steps(cfg: "TrainConfig | dict") -> int:
+    """The optimiser steps a training run takes, from its config alone (no data is loaded): epochs times
+    batches per epoch. ``cfg`` is a :class:`TrainConfig` or a result's config (its training options)."""
+    if isinstance(cfg, dict):
+        cfg = TrainConfig.from_options(cfg)
+    return cfg.epochs * math.ceil(data.train_size(cfg.dataset, cfg.n_train) / cfg.batch_size)
 
 
 def training_split(cfg: TrainConfig, ds: data.Dataset) -> tuple[torch.Tensor, torch.Tensor]:
@@ -194,6 +207,7 @@ def train(cfg: TrainConfig, ds: data.Dataset | None = None, progress: bool | Non
     that finds a state of the same config there continues from it. A resumed run ends with the same
     weights and history as an uninterrupted one; the caller deletes the file when it no longer needs it.
     """
+    data.refuse_if_no_compute(describe("train.train", cfg))
     ds = ds or data.load(cfg.dataset)
     dev = devices.current()
     x_train, y_train = (t.to(dev) for t in training_split(cfg, ds))
