@@ -194,12 +194,18 @@ def _kernel_output_to(log: Path):
 class ProgressTail(threading.Thread):
     """Prints the training progress lines that the kernel appends to the run's progress file."""
 
+    EVERY_S = 30.0  # off a terminal (a log file): a run's line at its first and last epoch and this often between
+
     def __init__(self, path: Path, terminal):
         super().__init__(daemon=True)
         from . import runlog
 
         self.path, self.terminal, self.reporter = path, terminal, runlog.Reporter()
         self.offset, self.done = 0, threading.Event()
+        self.live = terminal.isatty()  # on a terminal each run keeps one line, rewritten in place
+        self.open_line = False
+        self.last_shown: dict[str, float] = {}
+        self.lock = threading.Lock()  # drained by this thread and, at a notebook's end, by the main one
 
     def run(self) -> None:
         while not self.done.wait(0.5):
@@ -207,6 +213,10 @@ class ProgressTail(threading.Thread):
         self.drain()
 
     def drain(self) -> None:
+        with self.lock:
+            self._drain()
+
+    def _drain(self) -> None:
         if not self.path.exists():
             return
         with open(self.path, encoding="utf-8") as f:
@@ -216,18 +226,42 @@ class ProgressTail(threading.Thread):
         self.offset += len(complete.encode())
         for raw in complete.splitlines():
             try:
-                line = self.reporter.line(json.loads(raw))
+                event = json.loads(raw)
+                line = self.reporter.line(event)
             except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue
             if line:
-                print(line, file=self.terminal)
+                self.show(event, line)
+
+    def show(self, event: dict, line: str) -> None:
+        last = event.get("event") != "epoch" or event["epoch"] == event["epochs"]
+        if self.live:
+            self.terminal.write(("\r\033[K" if self.open_line else "") + line + ("\n" if last else ""))
+            self.terminal.flush()
+            self.open_line = not last
+            return
+        run, now = event.get("run", ""), time.monotonic()
+        if last or event.get("epoch") == 1 or now - self.last_shown.get(run, 0.0) >= self.EVERY_S:
+            self.last_shown[run] = now
+            print(line, file=self.terminal)
+
+    def say(self, line: str) -> None:
+        """A line of the command's own between progress lines."""
+        with self.lock:
+            self._say(line)
+
+    def _say(self, line: str) -> None:
+        if self.open_line:
+            self.terminal.write("\n")
+            self.open_line = False
+        print(line, file=self.terminal)
 
     def stop(self) -> None:
         self.done.set()
         self.join()
 
 
-def _execute_one(plan: RunPlan, name: str, terminal) -> Path:
+def _execute_one(plan: RunPlan, name: str) -> Path:
     """Execute one notebook into a scratch file in the run folder; only success moves it to its place."""
     import papermill as pm
 
@@ -288,26 +322,36 @@ def execute(plan: RunPlan) -> list[Path]:
             tail.start()
             try:
                 for i, name in enumerate(plan.notebooks, 1):
-                    print(f"[{i}/{len(plan.notebooks)}] {name} ({plan.profile})", file=terminal)
+                    tail.say(f"[{i}/{len(plan.notebooks)}] {name} ({plan.profile})")
                     t0 = time.perf_counter()
-                    dest = _execute_one(plan, name, terminal)
-                    print(f"  -> {dest} in {time.perf_counter() - t0:.1f} s", file=terminal)
+                    dest = _execute_one(plan, name)
+                    tail.drain()
+                    tail.say(f"  -> {dest} in {time.perf_counter() - t0:.1f} s")
             finally:
                 tail.stop()
     except KeyboardInterrupt:
+        import logging
+
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # nbclient's abandoned cell task, at exit
         for scratch in plan.folder.glob(".*.running.ipynb"):
             scratch.unlink(missing_ok=True)
         raise Interrupted(f"interrupted; {'book/ and data/results/claims/ are' if plan.update_book else 'the book is'}"
                           f" unchanged, finished training runs are cached and a rerun resumes (log: {log})") from None
     finally:
         signal.signal(signal.SIGINT, previous)
+        filed = _filed_since(claims_dir, before, drop_others=not plan.update_book)
+    if plan.update_book:
+        _refresh_checksums(results.results_root(), started)
+    return filed
+
+
+def _filed_since(claims_dir: Path, before: dict, drop_others: bool) -> list[Path]:
+    """The verdict files written since ``before``; with ``drop_others`` the rest (the book's copies) go."""
     after = _claims_state(claims_dir)
     filed = sorted(claims_dir / n for n in after if before.get(n) != after[n])
-    if not plan.update_book:
-        for name in set(after) - {p.name for p in filed}:  # the book's copies: not this run's verdicts
+    if drop_others:
+        for name in set(after) - {p.name for p in filed}:
             (claims_dir / name).unlink()
-    else:
-        _refresh_checksums(results.results_root(), started)
     return filed
 
 
@@ -378,14 +422,26 @@ def _claims_table(profiles_wanted: tuple[str, ...]):
     return claims.load_verdicts(profiles_wanted, strict=False)
 
 
-def _claims_file_problems() -> list[str]:
-    """Verdict files that differ from the checksum manifest (hand-edited since it was written)."""
+def _edited_claims_files() -> list[Path]:
+    """Book verdict files that differ from the checksum manifest (edited since it was written)."""
     from . import results, verify
 
     root = results.results_root()
-    return [f"{p}: differs from {verify.manifest_path(root)} (edited by hand? rerun with --update-book, "
-            f"or `entres verify --write-checksums` if on purpose)"
-            for p in sorted((root / "claims").glob("*.json")) if verify.differs_from_manifest(p, root)]
+    return [p for p in sorted((root / "claims").glob("*.json")) if verify.differs_from_manifest(p, root)]
+
+
+def _flag_edited(table, edited: list[Path]):
+    """Mark the rows read from an edited file, so the table never shows them as if nothing happened."""
+    from .claims import CLAIMS
+
+    names = {p.name for p in edited}
+    table["problem"] = table["problem"].astype(object)
+    for i, r in table.iterrows():
+        own = r["notebook"] == CLAIMS[r["claim"]].notebook
+        name = f"{r['claim']}.{r['profile']}.json" if own else f"{r['claim']}+{r['notebook']}.{r['profile']}.json"
+        if name in names and not _cell(r.get("problem")):
+            table.loc[i, "problem"] = f"EDITED? {name} differs from CHECKSUMS; filed: {_cell(r['effect'])}"
+    return table
 
 
 def _cell(value) -> str:
@@ -401,13 +457,13 @@ def claims_text(table, width: int = 100) -> str:
         first = rows.iloc[0]
         lines += textwrap.wrap(f"{claim}  {first['text']}", width, subsequent_indent=" " * 6)
         for _, r in rows.iterrows():
-            head = f"  {_cell(r['dataset'])[:16]:<16} {r['verdict']:<13} "
+            head = f"  {r['verdict']:<13} " + (f"{_cell(r['dataset'])}: " if _cell(r["dataset"]) else "")
             detail = _cell(r.get("problem")) or "; ".join(
                 x for x in (_cell(r["effect"]), f"{_cell(r['seeds'])} seeds" if _cell(r["seeds"]) else "",
                             _cell(r["profile"]),
                             f"overrides {_overrides_text(r['overrides'])}" if isinstance(r.get("overrides"), dict) else "")
                 if x)
-            lines += textwrap.wrap(head + detail, width, subsequent_indent=" " * len(head)) or [head.rstrip()]
+            lines += textwrap.wrap(head + detail, width, subsequent_indent=" " * 16) or [head.rstrip()]
     counts = table["verdict"].value_counts()
     lines += ["", "counts: " + ", ".join(f"{v} {counts[v]}" for v in VERDICT_LEGEND if v in counts), "legend:"]
     for verdict, meaning in VERDICT_LEGEND.items():
@@ -434,10 +490,15 @@ def claims_json(table) -> str:
 
 
 def _claims(args) -> int:
-    table = _claims_table(tuple(args.profile or ("paper", "book")))
+    if args.width < 60:
+        raise UsageError(f"--width must be at least 60 columns, got {args.width}")
+    edited = _edited_claims_files()
+    table = _flag_edited(_claims_table(tuple(args.profile or ("paper", "book"))), edited)
     formats = {"text": lambda t: claims_text(t, args.width), "markdown": claims_markdown, "json": claims_json}
     print(formats[args.format](table))
-    problems = [_cell(p) for p in table.get("problem", []) if _cell(p)] + _claims_file_problems()
+    problems = [_cell(p) for p in table["problem"] if _cell(p) and not _cell(p).startswith("EDITED?")]
+    problems += [f"{p}: differs from its checksum in CHECKSUMS (edited by hand? `entres run NAME --profile book "
+                 f"--update-book` refiles it; `entres verify --write-checksums` accepts it)" for p in edited]
     for problem in problems:
         print(f"entres: warning: {problem}", file=sys.stderr)
     return 1 if problems else 0
@@ -461,11 +522,12 @@ def _list(args) -> int:
 
         value = ast.literal_eval(default)
         kind = "bool" if isinstance(value, bool) else type(value).__name__
-        values = [json.dumps(per_profile[p][key]) if key in per_profile[p] else "=" for p in profiles.PROFILES
-                  if p != "smoke"]
+        values = [json.dumps(p) if key == "profile" else json.dumps(per_profile[p][key]) if key in per_profile[p]
+                  else "=" for p in profiles.PROFILES if p != "smoke"]
         smoke = json.dumps(per_profile["smoke"][key]) if key in per_profile["smoke"] else default
         rows.append((key, kind, smoke, *values))
-    widths = [min(max(len(r[i]) for r in rows), 34) for i in range(len(rows[0]))]
+    caps = (24, 6, 20) + (22,) * (len(rows[0]) - 3)  # fits 100 columns; longer values end in "…"
+    widths = [min(max(len(r[i]) for r in rows), cap) for i, cap in enumerate(caps)]
     for r in rows:
         print("  ".join(_clip(c, w).ljust(w) for c, w in zip(r, widths)).rstrip())
     print("(= the default)")
@@ -601,6 +663,9 @@ def main(argv=None) -> int:
         args = _parser().parse_args(argv)
         settings.check_all()
         return COMMANDS[args.command](args)
+    except BrokenPipeError:  # the output went to `head` or similar, which stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Interrupted as err:
         print(f"entres: {err}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -612,6 +677,11 @@ def main(argv=None) -> int:
             traceback.print_exc()
         print(f"entres: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as err:  # noqa: BLE001  a bug: still one line, the traceback behind --debug
+        if debug:
+            traceback.print_exc()
+        print(f"entres: internal error: {type(err).__name__}: {_one_line(err)} (--debug shows where)", file=sys.stderr)
+        return 1
 
 
 def _one_line(err: BaseException) -> str:
