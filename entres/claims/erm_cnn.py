@@ -222,8 +222,14 @@ def values(result: PageResult, delta: float) -> dict:
         v[f"density_diff_{r['density']:g}".replace(".", "_")] = erm.points(r["sparse − identity"])
     if len(d):
         v["density_max_train_acc"] = float(result.extra["sweep"].train_acc.max())
-    compute = result.extra["compute"]
-    cpu = compute[compute.device.str.startswith("cpu")]
-    v["cpu_minutes"] = float(cpu["median minutes"].iloc[0]) if len(cpu) else math.nan
+        v["density_text"] = "; ".join(f"ρ = {r['density']:g}: {erm.points(r['sparse − identity'])}"
+                                      for _, r in d.iterrows())
+        v["density_networks"] = len(result.extra["sweep"])
+    cpu = [r["provenance"].get("train_seconds", math.nan) for r in result.runs["main"]
+           if r["provenance"]["device"].startswith("cpu")]
+    v["cpu_minutes"] = float(np.median(cpu) / 60) if cpu else math.nan
+    v["cpu_networks"] = len(cpu)
+    sweep_seconds = [r["provenance"].get("train_seconds", math.nan) for r in result.runs["sweep"]]
+    v["density_minutes"] = float(np.median(sweep_seconds) / 60) if sweep_seconds else math.nan
     return v
 
