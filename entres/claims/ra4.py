@@ -23,9 +23,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from .. import data
 from . import page as page_mod
-from . import protocol, records
+from . import protocol, ra_common, records
 
 CLAIM = "RA-4"
 NOTEBOOK = "ra4_depth"
@@ -38,41 +37,22 @@ DELTA_CORR = 0.5
 DELTA_RATIO = 0.25
 BOOTSTRAP = 2000
 ALL = "all"
-LATE_HALF = "late half"
-TRAIN_SIZES = {"mnist": 60000, "fashionmnist": 60000, "cifar10": 50000}  # official training splits
+LATE_HALF = "later half"  # the name ra_common uses
 
 
 # ---------------------------------------------------------------------------------------------
 # Per network: regime and the blocks a claim is about (shared by the RA-3/4/6 pages)
 
-def training_images(cfg: dict) -> int:
-    """Training images a run saw (``n_train``, else the whole split), without loading the data."""
-    size_fn = getattr(data, "train_size", None)
-    if size_fn is not None:
-        return int(size_fn(cfg["dataset"], cfg.get("n_train", 0)))
-    name = cfg["dataset"].lower().removesuffix(data.RANDOM_LABELS)
-    if name.startswith("cifar10-"):
-        full = 5000 * int(name.split("-")[1])
-    else:
-        full = TRAIN_SIZES[name]
-    n = cfg.get("n_train", 0)
-    return min(n, full) if n else full
-
-
-def steps_per_epoch(cfg: dict) -> int:
-    return math.ceil(training_images(cfg) / cfg["batch_size"])
-
-
 def regime(record: dict) -> dict:
     """Train accuracy at the end, SGD steps in all and SGD steps held at the terminal-phase bar."""
-    spe = steps_per_epoch(record["config"])
+    spe = ra_common.steps_per_epoch(record["config"])
     return {"train_acc": float(record["metrics"]["train_acc"]), "test_acc": float(record["metrics"]["test_acc"]),
             "sgd_steps": spe * len(record["history"]),
             "terminal_steps": protocol.terminal_steps(record["history"], spe, protocol.RA_GATE.min_train_acc)}
 
 
 def scoped(values, scope: str) -> np.ndarray:
-    """The per-block values of the blocks in ``scope``: "all", "late half" (blocks L/2+1 … L) or
+    """The per-block values of the blocks in ``scope``: "all", "later half" (blocks L/2+1 … L) or
     "after block k" (blocks k+1 … L; empty for a network of k blocks or fewer)."""
     v = np.asarray(values, dtype=float)
     if scope == ALL:
@@ -81,7 +61,7 @@ def scoped(values, scope: str) -> np.ndarray:
         return v[len(v) // 2:]
     if scope.startswith("after block "):
         return v[int(scope.removeprefix("after block ")):]
-    raise ValueError(f"unknown block scope {scope!r}; valid: 'all', 'late half', 'after block k'")
+    raise ValueError(f"unknown block scope {scope!r}; valid: 'all', 'later half', 'after block k'")
 
 
 def aggregate(values: np.ndarray, aggregation: str) -> float:
@@ -148,10 +128,11 @@ def _level_fit(levels, values, transform: str) -> dict:
 
 def slope_ratio(depths, sigma1) -> float:
     """Slope of 1/σ̄₁ (depth means) between the two deepest depths over that between the two shallowest."""
-    means = pd.Series(1 / np.asarray(sigma1, dtype=float)).groupby(np.asarray(depths)).mean().sort_index()
-    if len(means) < 3:
+    depths, inv = np.asarray(depths, dtype=float), 1 / np.asarray(sigma1, dtype=float)
+    L = np.unique(depths)
+    if len(L) < 3:
         return math.nan
-    L, y = means.index.to_numpy(dtype=float), means.to_numpy()
+    y = np.array([inv[depths == level].mean() for level in L])
     return float(((y[-1] - y[-2]) / (L[-1] - L[-2])) / ((y[1] - y[0]) / (L[1] - L[0])))
 
 
@@ -189,17 +170,17 @@ READINGS = {
 # ---------------------------------------------------------------------------------------------
 # The page
 
+GATE_ALTERNATIVE = "gate: train accuracy only"
+
+
 def alternatives(depths: list[int], scopes: list[str], aggregations: list[str]) -> dict[str, dict]:
-    """Robustness settings: label -> (scope, aggregation, depths)."""
+    """Robustness settings: label -> what changes (scope, aggregation, depths or the gate)."""
     out = {f"scope: {s}": {"scope": s} for s in scopes}
     out.update({f"aggregation: {a} over blocks": {"aggregation": a} for a in aggregations})
     if len(depths) > 3:
         out[f"depths: {', '.join(map(str, sorted(depths)[1:]))}"] = {"depths": sorted(depths)[1:]}
+    out[GATE_ALTERNATIVE] = {"gate": ra_common.ACCURACY_ONLY_GATE}
     return out
-
-
-def _verdict(effect: protocol.Effect, gate: dict) -> str:
-    return effect.verdict(gate["passed"])
 
 
 def dataset_rows(runs: list[dict], dataset: str, depths: list[int], deltas: dict, scope: str, aggregation: str,
@@ -214,7 +195,10 @@ def dataset_rows(runs: list[dict], dataset: str, depths: list[int], deltas: dict
     rows, shown = [], {"fit": fit, "affine": affine, "table": table, "gate": gate}
     for reading, make in READINGS.items():
         effect = make(table, deltas)
-        robustness = {label: _verdict(make(t, deltas), protocol.RA_GATE.check(t)) for label, t in alt_tables.items()}
+        alt_effects = {label: make(t, deltas) for label, t in alt_tables.items()}
+        robustness = {label: e.verdict(settings[label].get("gate", protocol.RA_GATE).check(alt_tables[label])["passed"])
+                      for label, e in alt_effects.items()}
+        details = [{"setting": label, "if in regime": e.verdict(True)} for label, e in alt_effects.items()]
         secondary = {"networks with 1/σ₁ rising along the blocks (fraction)":
                      ((table["inv_sigma_slope"] > 0).mean(), None, None)} if reading == "1/σ₁ linear in l" else {
             "α": (power.estimate, power.lo, power.hi),
@@ -224,7 +208,8 @@ def dataset_rows(runs: list[dict], dataset: str, depths: list[int], deltas: dict
             "lack of fit p (affine)": (affine["lack_of_fit"]["p"], None, None)}
         rows.append(records.row(f"{dataset}: {reading}", effect, gate, seeds=int(table.groupby("depth").size().min()),
                                 test_acc=float(table["test_acc"].mean()), robustness=robustness,
-                                caveat=_caveat(reading, fit, affine), secondary=secondary,
+                                caveat=ra_common.caveat(gate, effect, [{}] + details, _caveat(reading, fit, affine)),
+                                secondary=secondary,
                                 scope=f"blocks: {scope}; {aggregation} over blocks; depths {sorted(set(table.depth))}"))
         shown[reading] = effect
     shown["alternatives"] = {label: power_law_effect(t, deltas["alpha"])[0] for label, t in alt_tables.items()}
@@ -246,7 +231,7 @@ def _caveat(reading: str, fit: dict, affine: dict) -> str:
                     "α summarises a curve, and more seeds would not narrow its CI; more depths would")
         return "α from a fit on depth means (one point per depth)"
     if reading == "1/σ₁ linear in l":
-        return "r measures a line along the blocks of each network; the networks of every depth count alike"
+        return "the correlation measures a line along the blocks of each network; networks of every depth count alike"
     lof = affine["lack_of_fit"]
     return (f"1/σ̄₁ against L on depth means: r² {affine['r2']:.4f}, lack of fit F = {lof['F']:.1f} (p = {lof['p']:.2g})"
             if math.isfinite(lof["F"]) else "1/σ̄₁ against L on depth means")
