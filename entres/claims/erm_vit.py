@@ -160,6 +160,7 @@ def values(result: PageResult, delta: float, bf16_tolerance: float) -> dict:
         v[f"{key}_ungated"] = erm.ungated_verdict(e)
         v[f"{key}_power"] = erm.power_text(e)
         v[f"{key}_stability"] = row["stability"]
+        v["ci_halfwidth_points"] = f"{100 * max((e.hi - e.lo) / 2 for e in result.extra['effects'].values()):.1f}"
     norms = result.extra["norms"]
     if "sparse" in norms:
         v["sparse_norm_range"] = f"{norms['sparse'].min():.1f}–{norms['sparse'].max():.1f}"
@@ -168,7 +169,7 @@ def values(result: PageResult, delta: float, bf16_tolerance: float) -> dict:
         worst = float(check["float32 − bfloat16"].abs().max())
         v["bf16_check"] = (f"the float32 twin differs from its bfloat16 network by at most {100 * worst:.2f} percentage "
                            f"points of test accuracy, {'within' if check['within tolerance'].all() else 'outside'} "
-                           f"the tolerance of {100 * bf16_tolerance:g}")
+                           f"the tolerance of {100 * bf16_tolerance:g} percentage points")
     elif result.extra["bf16_enabled"]:
         v["bf16_check"] = "the float32 twin has not been computed, so the effect of bfloat16 on accuracy is unchecked"
     else:
