@@ -2,13 +2,24 @@
 
 - ``relative_update``: ‖F_l(h)‖ / ‖h‖ for the block's input h (mean over inputs). Small in blocks that
   only refine.
-- ``gradient_cosine``: cos(F_l(h), −∂L/∂h). Negative-gradient alignment means the block takes a step
-  that lowers the loss, as a gradient step on h would.
+- ``gradient_cosine``: cos(F_l(h), −∂L/∂a) with a = E h + F_l(h), the sum the update is added into. The
+  block computes h' = σ(E h + F_l(h)): it *carries* E h and *adds* the update F_l(h), so F_l lives in the
+  coordinates after E, and the gradient it is compared with must too. ∂L/∂a (taken at the forward pass) is the
+  gradient of the loss with respect to the state the update moves, so F_l · ∂L/∂a is the first-order change of the
+  loss the update makes (Jastrzębski et al.'s Taylor argument), and a positive cosine with −∂L/∂a means the block
+  steps downhill, as a gradient step on that state would. Any relabelling of features that the network carries
+  along (a permutation skip is one) maps F_l and ∂L/∂a by the same orthogonal matrix, so the cosine is
+  coordinate-free (tests/test_relabelling.py). It is defined for every block, the stage changes included (there
+  E h is the learned projection of h).
+
+  Version 1 of ``erm_refinement`` compared F_l with ∂L/∂h, the gradient at the block *input*, before E: for
+  E ≠ I the two vectors sit in different coordinates (a permutation network, an exact relabelling of an identity
+  network, scored ≈ 0), and even for E = I that gradient adds the branch's own Jacobian, ∂L/∂h = (E + ∂F/∂h)ᵀ ∂L/∂a.
 - ``drop_accuracy``: test accuracy with block l's branch removed, h ← σ(S h) (S = E, or the learned
   projection where the shape changes; σ the block's output ReLU, which leaves h unchanged for the
   identity since h ≥ 0 there). Blocks that refine can be dropped at little cost.
-- ``probe_accuracy``: accuracy of a linear classifier (multinomial logistic regression) trained on the
-  (spatially averaged) output of block l.
+- ``probe_accuracy``: accuracy of a linear classifier (multinomial logistic regression, started at zero so
+  that a relabelling of the features relabels every iterate) trained on the (spatially averaged) output of block l.
 
 Works for any model with ``stem``, ``blocks`` (each with ``branch`` and ``skip``) and ``head`` acting on
 the spatial mean (conv) or the features (MLP / RNN-free nets).
@@ -35,24 +46,32 @@ def _forward(model, x: torch.Tensor, dropped: int | None = None) -> torch.Tensor
     return _head(model, h)
 
 
+def block_parts(block, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(carried, update) of a post-activation residual block at input h: the block computes
+    σ(carried + update), carried = S h (S = E, or the learned projection where the shape changes) and
+    update = F_l(h)."""
+    return block.skip(h), block.branch(h)
+
+
 def block_updates(model, x: torch.Tensor, y: torch.Tensor) -> list[dict]:
-    """Per block: mean relative update and mean cosine of the update with −∂L/∂h."""
+    """Per block: mean relative update ‖F_l(h)‖/‖h‖ and mean cosine of F_l(h) with −∂L/∂(S h + F_l(h))."""
     model.eval()
-    inputs, updates = [], []
-    h = model.stem(x).detach()
+    inputs, updates, sums = [], [], []
+    h = model.stem(x).detach().requires_grad_(True)  # so every sum is in the graph, frozen weights or not
     for block in model.blocks:
-        h = h.requires_grad_(True)
         inputs.append(h)
-        updates.append(block.branch(h))
-        h = block(h)
+        carried, update = block_parts(block, h)
+        a = carried + update
+        updates.append(update)
+        sums.append(a)
+        h = torch.relu(a)
     loss = F.cross_entropy(_head(model, h), y, reduction="sum")
-    grads = torch.autograd.grad(loss, inputs)
+    grads = torch.autograd.grad(loss, sums)
     out = []
     for h_in, f, g in zip(inputs, updates, grads):
         f, g, h_in = f.detach().flatten(1), g.flatten(1), h_in.detach().flatten(1)
-        same_shape = f.shape == h_in.shape
         rel = (f.norm(dim=1) / h_in.norm(dim=1).clamp_min(1e-12)).mean().item()
-        cos = F.cosine_similarity(f, -g, dim=1).mean().item() if same_shape else float("nan")
+        cos = F.cosine_similarity(f, -g, dim=1).mean().item()
         out.append({"relative_update": rel, "gradient_cosine": cos})
     return out
 
@@ -90,8 +109,10 @@ def probe_accuracy(train: torch.Tensor, y_train: torch.Tensor, test: torch.Tenso
     """Test accuracy of a multinomial logistic regression fitted by L-BFGS on standardised features."""
     mean, std = train.mean(0), train.std(0).clamp_min(1e-6)
     a, b = (train - mean) / std, (test - mean) / std
-    torch.manual_seed(0)
     lin = torch.nn.Linear(a.shape[1], num_classes)
+    with torch.no_grad():  # a convex problem: start at zero, where no feature is singled out
+        lin.weight.zero_()
+        lin.bias.zero_()
     opt = torch.optim.LBFGS(lin.parameters(), max_iter=steps, line_search_fn="strong_wolfe")
 
     def closure():

@@ -46,7 +46,12 @@ CNN_DEFAULTS = {**TrainConfig().to_dict(), "arch": "rescnn", "dataset": "cifar10
                 "epochs": 30, "batch_size": 128, "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "augment": True}
 
 
-@experiment("erm_refinement", version=1,
+# Version 2: the gradient cosine compares F_l with −∂L/∂(E h + F_l) (v1 took ∂L/∂h before E: wrong coordinates for
+# E ≠ I), is defined at the stage changes too, and the linear probes start at zero (relabelling-equivariant).
+ERM_REFINEMENT_VERSION = 2
+
+
+@experiment("erm_refinement", version=ERM_REFINEMENT_VERSION,
             defaults={**CNN_DEFAULTS, "n_samples": 1000, "n_probe_train": 5000, "n_probe_test": 2000,
                       "sample_seed": 0},
             validate=TrainConfig.from_options, later=LATER)
