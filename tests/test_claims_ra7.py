@@ -54,7 +54,7 @@ def test_gate_on_every_network_needs_held_steps():
     row, shown = row_of(runs)
     assert row["verdict"] == protocol.NOT_IN_REGIME
     assert row["gate"]["min_terminal_steps"] == 40 * SPE
-    assert "1 of 3 networks" in row["caveat"]
+    assert "1 of 3 networks fail the gate" in row["caveat"]
     # the train-accuracy-only reading would support it, so the row says what it depends on
     assert row["robustness"][ra7.GATE_ACCURACY_ONLY] == protocol.SUPPORTED
     assert "gate" in row["depends_on"]

@@ -122,34 +122,24 @@ def dataset_row(runs: list[dict], dataset: str, delta: float = DELTA_DECADES,
     table = network_table(mine)
     gate = protocol.RA_GATE.check(table)
     effect = collapse_effect(table, delta)
-    robustness, details = {}, [_detail("primary", effect, gate)]
+    robustness, details = {}, [ra_common.detail_line("primary", effect, gate)]
     for label, s in (alternatives or {}).items():
         t = network_table(mine, s.get("budget"), s.get("reference", "epoch 1"))
         e, g = collapse_effect(t, delta), s.get("gate", protocol.RA_GATE).check(t)
         robustness[label] = e.verdict(g["passed"])
-        details.append(_detail(label, e, g))
+        details.append(ra_common.detail_line(label, e, g))
     chance = 1 / table["num_classes"].iloc[0]
     secondary = {name: ra_common.secondary_mean(table, col, table["skip"].iloc[0]) for name, col in SECONDARY.items()}
     row = records.row(dataset, effect, gate, seeds=len(table), test_acc=float(table["test_acc"].mean()),
-                      robustness=robustness, caveat=_caveat(table, gate, chance), secondary=secondary,
+                      robustness=robustness, caveat=_caveat(table, gate, effect, details, chance), secondary=secondary,
                       scope=f"last-layer features of {table['depth'].iloc[0]}-block networks on training inputs")
     return row, {"table": table, "gate": gate, "effect": effect, "details": details, "chance_nc4": chance}
 
 
-def _detail(label: str, effect: protocol.Effect, gate: dict) -> dict:
-    return {"setting": label, "estimate": effect.estimate, "lo": effect.lo, "hi": effect.hi,
-            "gate": "passed" if gate["passed"] else "failed", "min terminal steps": gate["min_terminal_steps"],
-            "verdict": effect.verdict(gate["passed"]), "if in regime": effect.verdict(True)}
-
-
-def _caveat(table: pd.DataFrame, gate: dict, chance: float) -> str:
-    if not gate["passed"]:
-        short = table[table["terminal_steps"] < protocol.RA_GATE.min_terminal_steps]
-        return (f"{len(short)} of {len(table)} networks held train accuracy ≥ {protocol.RA_GATE.min_train_acc:g} for "
-                f"fewer than {protocol.RA_GATE.min_terminal_steps:,} SGD steps (lowest {gate['min_terminal_steps']:,}); "
-                "the collapse is shown but not judged")
-    return (f"the null is NC1 after one epoch, when the network already agrees with the nearest class mean on "
-            f"{table['nc4_agreement_first'].mean():.0%} of inputs (chance {chance:.0%}): a conservative reference")
+def _caveat(table: pd.DataFrame, gate: dict, effect: protocol.Effect, details: list[dict], chance: float) -> str:
+    null = (f"the null is NC1 after one epoch, when the networks already agree with the nearest class mean on "
+            f"{table['nc4_agreement_first'].mean():.0%} of inputs (chance {chance:.0%}), a conservative reference")
+    return ra_common.caveat(gate, effect, details, null, ra_common.SHARED_NETWORKS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,7 +162,7 @@ def page(profile: str, datasets: list[str], seeds: list[int], depth: int, width:
     stamp = records.provenance_stamp(runs)
     records.record_verdict(CLAIM, profile, rows, notebook=NOTEBOOK, computed_from=stamp)
     networks = pd.concat([shown[d]["table"] for d in datasets], ignore_index=True)
-    robustness = pd.DataFrame([{"row": d, **x} for d in datasets for x in shown[d]["details"]])
+    robustness = ra_common.robustness_frame({d: shown[d]["details"] for d in datasets})
     return page_mod.PageResult(CLAIM, rows, networks, runs={"collapse": runs}, robustness=robustness,
                                values=_values(rows, shown, datasets, delta_decades, epochs), stamp=stamp,
                                extra={"measures": measures_table(shown, datasets)})
