@@ -88,3 +88,4 @@ def grid_runs(experiment_name: str, datasets: list[str], skips: list[str], seeds
 
 def _load_all():
     from . import erm, ra, x1  # noqa: F401  (registers)
+    from . import spectra  # noqa: F401  (registers ra_spectrum)
