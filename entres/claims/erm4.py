@@ -175,6 +175,8 @@ def values(result: PageResult, delta: float) -> dict:
          "out_of_regime": ", ".join(f"{r.task} ({r['why not']})" for _, r in out.iterrows()) or "none",
          "tasks_used": ", ".join(result.extra["tasks_used"]),
          "min_train_acc": float(result.networks.train_acc.min())}
+    pt = result.extra["per_task"]
+    v["orth_above_text"] = f"{int((pt['orth − id'] > 0).sum())} of {len(pt)}"
     recall = result.networks[(result.networks.task == "seq-recall") & (result.networks.skip == REFERENCE)]
     v["recall_identity_failed"] = f"{int((recall.test_acc < 0.9).sum())} of {len(recall)}" if len(recall) else "none"
     return v
