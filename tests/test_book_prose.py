@@ -12,7 +12,6 @@ import pytest
 from entres import profiles
 
 RULE_STATEMENTS = {
-    "erm5_refinement": ["cannot be supported here"],  # the rule needs the identity to show the pattern first
     "ra1_line": ["is reported as inconclusive"],  # what the terminal-phase rule does
     "x1_entangled_ra": ["*supported* = within the margin"],  # defines the word for the glued list after it
 }
