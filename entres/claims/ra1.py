@@ -25,7 +25,7 @@ from . import page as page_mod
 from . import protocol, records
 from .ra_common import (ACCURACY_ONLY_GATE, SHARED_NETWORKS, Reading, aggregate, caveat, network_row,
                         random_spacing_cv, random_walk_linearity, read_row, robustness_frame, scope_indices,
-                        secondary_mean, span)
+                        secondary_mean, span, verdict_list)
 
 CLAIM = "RA-1"
 NOTEBOOK = "ra1_line"
@@ -184,6 +184,7 @@ def prose_values(table: pd.DataFrame, rows: list[dict]) -> dict:
          "terminal_steps_identity": span(ident.terminal_steps, ",.0f"),
          "gate_steps": f"{protocol.RA_GATE.min_terminal_steps:,}",
          "train_acc_none": span(none.train_acc, ".2f")}
+    v["verdict_list"] = verdict_list(rows)
     for r in rows:
         key = r["dataset"].replace(": ", "_").replace(" ", "_")
         v[f"verdict_{key}"] = r["verdict"]

@@ -20,7 +20,7 @@ from ..experiments import ra
 from . import page as page_mod
 from . import protocol, records
 from .ra_common import (ACCURACY_ONLY_GATE, SHARED_NETWORKS, Reading, block_stat, caveat, chance_alignment,
-                        chance_overlap, detail_line, network_row, pair_stat, read_row, robustness_frame, secondary_mean, span)
+                        chance_overlap, detail_line, network_row, pair_stat, read_row, robustness_frame, secondary_mean, span, verdict_list)
 
 CLAIM = "RA-2"
 NOTEBOOK = "ra2_alignment"
@@ -250,11 +250,13 @@ def prose_values(table: pd.DataFrame, rows: list[dict], spec: pd.DataFrame | Non
          "sigma_c_share": span(ident.sigma_c_share, ".3f"),
          "terminal_steps_identity": span(ident.terminal_steps, ",.0f"),
          "gate_steps": f"{protocol.RA_GATE.min_terminal_steps:,}"}
+    v["diag_x_identity"] = v["diag_x_none"] = v["within_x_determined"] = "not computed in this profile"
     if spec is not None and len(spec):
         si = spec[spec.skip == "identity"]
         v["diag_x_identity"] = span(si.diag_x_all_mean, ".1f")
         v["diag_x_none"] = span(spec.loc[spec.skip == "none", "diag_x_all_mean"], ".2f")
         v["within_x_determined"] = span(si.within_x_determined, ".1f")
+    v["verdict_list"] = verdict_list(rows)
     for r in rows:
         key = r["dataset"].split(" (")[0].replace(": ", "_").replace(" ", "_").replace("-", "_")
         v[f"verdict_{key}"] = r["verdict"]

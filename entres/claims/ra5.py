@@ -15,7 +15,7 @@ import pandas as pd
 from ..experiments import ra
 from . import page as page_mod
 from . import protocol, records, ra1, ra2
-from .ra_common import (ACCURACY_ONLY_GATE, SHARED_NETWORKS, Reading, caveat, read_row, robustness_frame, span)
+from .ra_common import (ACCURACY_ONLY_GATE, SHARED_NETWORKS, Reading, caveat, read_row, robustness_frame, span, verdict_list)
 
 CLAIM = "RA-5"
 NOTEBOOK = "ra5_no_skip"
@@ -110,6 +110,7 @@ def prose_values(table: pd.DataFrame, rows: list[dict]) -> dict:
     verdicts = sorted({r["verdict"] for r in rows})
     v["verdicts"] = verdicts[0] + " on every dataset" if len(verdicts) == 1 else \
         ", ".join(f"{r['verdict']} on {r['dataset']}" for r in rows)
+    v["verdict_list"] = verdict_list(rows)
     ungated = {records.recomputed_verdict({**r, "gate": {**r["gate"], "passed": True}}) for r in rows}
     v["ungated"] = " / ".join(sorted(ungated))
     for r in rows:

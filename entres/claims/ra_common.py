@@ -245,6 +245,11 @@ def robustness_frame(details_by_row: dict[str, list[dict]]) -> pd.DataFrame:
     return pd.DataFrame([{"row": label, **d} for label, ds in details_by_row.items() for d in ds])
 
 
+def verdict_list(rows: list[dict]) -> str:
+    """The rows' verdicts as prose: "mnist: line supported; …"."""
+    return "; ".join(f"{r['dataset']} {r['verdict']}" for r in rows) or "no rows"
+
+
 def span(values, fmt: str = ".2f") -> str:
     """A range of values as prose quotes it ("0.12–0.35"), one value if both ends print the same."""
     x = [v for v in values if v is not None and np.isfinite(v)]
