@@ -112,8 +112,10 @@ def git_commit() -> str:
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "entres"], cwd=repo,
                                capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return (commit or "unknown") + ("+dirty" if dirty else "")
+        commit, dirty = "", ""
+    if not commit:  # a copy without .git (a lent machine): the commit it was copied from, if named
+        return settings.source_commit() or "unknown"
+    return commit + ("+dirty" if dirty else "")
 
 
 def provenance(wall_seconds: float, commit: str | None = None) -> dict:

@@ -43,6 +43,7 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in [
     Variable("ENTRES_CLAIMS_DIR", "<results>/claims", "where verdicts are filed (set by `entres run`)"),
     Variable("ENTRES_PROGRESS_FILE", "unset", "training progress lines for the terminal (set by `entres run`)"),
     Variable("ENTRES_RUN_OVERRIDES", "unset", "JSON of the -p overrides, recorded in filed verdicts (set by `entres run`)"),
+    Variable("ENTRES_SOURCE_COMMIT", "unset", "the code's git commit where the copy has no .git (a lent machine)"),
 ]}
 
 
@@ -198,3 +199,15 @@ def check_all(environ: Mapping[str, str] | None = None) -> None:
     """Parse every variable; the first bad one raises :class:`SettingsError`."""
     for reader in READERS.values():
         reader(environ)
+
+
+def source_commit(environ: Mapping[str, str] | None = None) -> str | None:
+    """``ENTRES_SOURCE_COMMIT``: the commit of a copied tree without ``.git`` (40 hex digits, optionally
+    ``+dirty``); None when unset. Provenance uses it only where git cannot answer."""
+    value = _raw("ENTRES_SOURCE_COMMIT", environ)
+    if not value:
+        return None
+    head = value.removesuffix("+dirty")
+    if len(head) != 40 or any(c not in "0123456789abcdef" for c in head):
+        raise SettingsError(f"ENTRES_SOURCE_COMMIT must be a 40-digit hex git commit (optionally +dirty), got {value!r}")
+    return value
