@@ -136,6 +136,32 @@ def _missing(what: str, root: Path) -> DataError:
     )
 
 
+def missing_datasets(root: Path | None = None) -> list[str]:
+    """The file-backed datasets (mnist, fashionmnist, cifar10) whose files are not all under ``root``
+    (default: ``ENTRES_DATA``). Checks names only: nothing is read or verified, so it is allowed under
+    ``ENTRES_NO_COMPUTE``."""
+    root = Path(root) if root is not None else data_root()
+    missing = [name for name, (folder, files) in _IDX_FILES.items()
+               if not all((root / folder / "raw" / f).exists() for f in files)]
+    cifar_batches = root / "cifar-10-batches-py"
+    if not ((root / "cifar10" / "cifar10.npz").exists()
+            or all((cifar_batches / f).exists() for f in _CIFAR_BATCH_MD5)):
+        missing.append("cifar10")
+    return missing
+
+
+def missing_note() -> str:
+    """One line saying which real datasets are missing under ``ENTRES_DATA`` and how to get them; '' when
+    none is missing or ``ENTRES_DOWNLOAD=1`` lets torchvision fetch them (``make verify`` skips on a note)."""
+    if settings.download():
+        return ""
+    missing = missing_datasets()
+    if not missing:
+        return ""
+    return (f"no {', '.join(missing)} under {data_root().resolve()} (ENTRES_DATA): point ENTRES_DATA at the "
+            f"datasets, or set ENTRES_DOWNLOAD=1 to fetch them (internet)")
+
+
 def _download_wanted(download: bool | None) -> bool:
     return download if download is not None else settings.download()
 
