@@ -183,7 +183,7 @@ def device(environ: Mapping[str, str] | None = None) -> str:
     :func:`entres.devices.current`)."""
     value = _raw("ENTRES_DEVICE", environ).lower() or "cpu"
     if not _DEVICE.match(value):
-        raise SettingsError(f"ENTRES_DEVICE must be one of cpu, cuda, cuda:N, got {value!r}")
+        raise SettingsError(f"unknown ENTRES_DEVICE {value!r}; valid: cpu, cuda, cuda:N")
     return value
 
 

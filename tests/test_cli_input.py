@@ -98,7 +98,7 @@ BAD_ENV = [
     ("ENTRES_DOWNLOAD", "yes", "ENTRES_DOWNLOAD must be 0 or 1, got 'yes'"),
     ("ENTRES_WORKERS", "-3", "ENTRES_WORKERS must be 'auto' (one run per CPU core) or a positive integer"),
     ("ENTRES_WORKERS", "0", "ENTRES_WORKERS must be 'auto'"),
-    ("ENTRES_DEVICE", "gpu", "ENTRES_DEVICE must be one of cpu, cuda, cuda:N, got 'gpu'"),
+    ("ENTRES_DEVICE", "gpu", "unknown ENTRES_DEVICE 'gpu'; valid: cpu, cuda, cuda:N"),
     ("ENTRES_MKL_AVX512", "maybe", "ENTRES_MKL_AVX512 must be 1 (MKL's AVX-512 kernels) or 0"),
     ("ENTRES_DATA", "README.md", "ENTRES_DATA must name a folder, but README.md is a file"),
     ("ENTRES_DATA", "no/such/folder", "ENTRES_DATA must name an existing folder"),
