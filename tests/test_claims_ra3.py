@@ -114,3 +114,12 @@ def test_epsilon_alternatives_from_spectrum_records():
     assert row["depends_on"] == ["ε"]
     with pytest.raises(ValueError):
         ra3.block_ranks(runs[0], eps="1e-3")  # ra_jacobian records hold ε = 1e-2 only
+
+
+def test_sweep_epochs_per_class_count():
+    sweep = ["cifar10-2", "cifar10-5", "cifar10"]
+    assert ra3._sweep_epochs(sweep, {"cifar10-2": 1000, "cifar10-5": 400}, 200) == [1000, 400, 200]
+    assert ra3._sweep_epochs(sweep, [1000, 400, 200], 200) == [1000, 400, 200]
+    assert ra3._sweep_epochs(sweep, None, 200) == [200, 200, 200]
+    with pytest.raises(ValueError):
+        ra3._sweep_epochs(sweep, {"cifar10-3": 10}, 200)

@@ -154,7 +154,7 @@ def sweep_row(runs: list[dict], label: str, delta: float = DELTA_SLOPE) -> tuple
 
 def page(profile: str, datasets: list[str], skips: list[str], seeds: list[int], depth: int, width: int, epochs: int,
          batch_size: int, lr: float, weight_decay: float, n_train: int, n_samples: int, class_sweep: list[str],
-         class_sweep_seeds: list[int], class_sweep_epochs: list[int] | None = None,
+         class_sweep_seeds: list[int], class_sweep_epochs: dict[str, int] | list[int] | None = None,
          identity_only_datasets: list[str] = (), spectrum_datasets: list[str] = (), scope: str = "all",
          aggregation: str = "mean") -> page_mod.PageResult:
     """Get the runs (cached, else computed), decide and file the RA-3 rows."""
@@ -167,17 +167,14 @@ def page(profile: str, datasets: list[str], skips: list[str], seeds: list[int], 
         runs += ra.jacobian_runs(list(identity_only_datasets), ["identity"], seeds, epochs=epochs, **options)
     spectrum = spectra.spectrum_runs(list(spectrum_datasets), ["identity"], seeds, epochs=epochs, **options) \
         if spectrum_datasets else []
-    sweep_epochs = list(class_sweep_epochs or [epochs] * len(class_sweep))
-    if len(sweep_epochs) != len(class_sweep):
-        raise ValueError(f"class_sweep_epochs needs one entry per class_sweep dataset, got {sweep_epochs} "
-                         f"for {class_sweep}")
+    sweep_epochs = _sweep_epochs(class_sweep, class_sweep_epochs, epochs)
     sweep_runs = [r for name, e in zip(class_sweep, sweep_epochs)
                   for r in ra.jacobian_runs([name], ["identity"], class_sweep_seeds, epochs=e, **options)]
     rows, shown = [], {}
     for dataset in list(datasets) + list(identity_only_datasets):
         row, shown[dataset] = dataset_row(dataset, runs, spectrum, scope, aggregation)
         rows.append(row)
-    label = "class-count sweep (" + ", ".join(f"{n} × {e} epochs" for n, e in zip(class_sweep, sweep_epochs)) + ")"
+    label = f"class-count sweep (epochs {', '.join(map(str, sweep_epochs))})"
     srow, shown["sweep"] = sweep_row(sweep_runs, label)
     rows.append(srow)
     all_records = runs + spectrum + sweep_runs
@@ -191,6 +188,21 @@ def page(profile: str, datasets: list[str], skips: list[str], seeds: list[int], 
         extra={"per_block": per_block_table(runs), "sweep": sweep_table(shown["sweep"]["table"]),
                "sweep_fit": shown["sweep"]["fit"], "epsilon": epsilon_table(spectrum),
                "effects": effects_table(shown)})
+
+
+def _sweep_epochs(class_sweep: list[str], given, epochs: int) -> list[int]:
+    """Epochs per class-sweep dataset: a mapping name -> epochs (missing names get ``epochs``), a list
+    aligned with ``class_sweep``, or None (``epochs`` for all)."""
+    if given is None:
+        return [epochs] * len(class_sweep)
+    if isinstance(given, dict):
+        unknown = set(given) - set(class_sweep)
+        if unknown:
+            raise ValueError(f"class_sweep_epochs names {sorted(unknown)}, not in class_sweep {class_sweep}")
+        return [int(given.get(name, epochs)) for name in class_sweep]
+    if len(given) != len(class_sweep):
+        raise ValueError(f"class_sweep_epochs needs one entry per class_sweep dataset, got {given} for {class_sweep}")
+    return [int(e) for e in given]
 
 
 def per_block_table(runs: list[dict]) -> pd.DataFrame:
