@@ -1,6 +1,8 @@
 """Figures of the RA-1 page (book/ra1_line), drawn from the page's per-network table and cached records."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -9,13 +11,26 @@ import seaborn as sns
 from .common import trajectories
 
 
+@contextmanager
+def fixed_jitter(seed: int = 0):
+    """seaborn jitters strip plots with numpy's global generator: fix it so a re-executed page draws the same
+    figure (the committed notebooks are compared with re-executions), and restore it afterwards."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+@fixed_jitter()
 def kappa_by_network(table: pd.DataFrame, delta: float):
     """κ_line and κ_steps per network (points) with the family mean and 95% CI, by dataset and skip."""
     fig, axes = plt.subplots(1, 2, figsize=(8.2, 3.4), sharey=True)
     for ax, (col, title) in zip(axes, (("kappa_line_mean", "line: κ_line"), ("kappa_steps_mean", "equal steps: κ_steps"))):
         sns.stripplot(data=table, x="dataset", y=col, hue="skip", dodge=True, alpha=0.6, size=5, ax=ax, legend=False)
-        sns.pointplot(data=table, x="dataset", y=col, hue="skip", dodge=0.4, linestyle="none", errorbar=("ci", 95),
-                      markers="_", markersize=14, ax=ax)
+        sns.pointplot(data=table, x="dataset", y=col, hue="skip", dodge=0.4, linestyle="none",
+                      errorbar=("ci", 95), seed=0, markers="_", markersize=14, ax=ax)
         ax.axhline(0, color="k", lw=1, ls="--", label="chance")
         ax.axhline(delta, color="0.4", lw=1, ls=":", label=f"δ = {delta:g}")
         ax.set(title=title, xlabel="", ylabel="κ (0 = chance, 1 = ideal)")

@@ -6,7 +6,10 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from .ra1 import fixed_jitter
 
+
+@fixed_jitter()
 def multiples_of_chance(table: pd.DataFrame, delta: float):
     """Within-block alignment and across-depth overlap per network as multiples of chance, by dataset and skip."""
     fig, axes = plt.subplots(1, 2, figsize=(8.2, 3.4), sharey=True)
@@ -14,7 +17,7 @@ def multiples_of_chance(table: pd.DataFrame, delta: float):
                                        ("overlap_x_all_mean", "across-depth overlap ÷ C/d"))):
         sns.stripplot(data=table, x="dataset", y=col, hue="skip", dodge=True, alpha=0.6, size=5, ax=ax, legend=False)
         sns.pointplot(data=table, x="dataset", y=col, hue="skip", dodge=0.4, linestyle="none", markers="_",
-                      markersize=14, errorbar=("ci", 95), ax=ax)
+                      markersize=14, errorbar=("ci", 95), seed=0, ax=ax)
         ax.axhline(1, color="k", lw=1, ls="--", label="chance")
         ax.axhline(1 + delta, color="0.4", lw=1, ls=":", label=f"{1 + delta:g}× chance")
         ax.set(title=title, xlabel="", ylabel="multiple of chance")
@@ -61,6 +64,7 @@ def within_by_block(runs: list[dict], chance: float):
     return g.figure
 
 
+@fixed_jitter()
 def grid_diagonal_by_depth(spec: pd.DataFrame):
     """The authors' statistic (grid-diagonal share ÷ chance) per network, by depth and dataset."""
     fig, ax = plt.subplots(figsize=(5.2, 3.3))

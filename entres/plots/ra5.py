@@ -5,7 +5,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from .ra1 import fixed_jitter
 
+
+@fixed_jitter()
 def overlap_and_regime(table: pd.DataFrame, bar: float = 0.999):
     """Left: across-depth overlap ÷ chance per network; right: final train accuracy per network with the bar."""
     fig, axes = plt.subplots(1, 2, figsize=(8.2, 3.3))
