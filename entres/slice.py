@@ -56,6 +56,24 @@ SLICES: dict[str, dict] = {
              "per_experiment": {"ra_trajectory": {"n_samples": 1000}}},
         ],
     },
+    "gpu-ra-shallow": {
+        "description": "the depth-4 and depth-8 identity networks of gpu-ra alone (what a short lease can finish)",
+        "workers": 12,
+        "grids": [
+            {"experiments": ["ra_spectrum"], "datasets": ["mnist", "fashionmnist"], "skips": ["identity"],
+             "depths": [4, 8], "seeds": [0, 1, 2], "options": _RA_BOOK},
+        ],
+    },
+    "cpu-ra-depth16": {
+        "description": "ra_spectrum on the book's depth-16 identity networks (MNIST, FashionMNIST) on the CPU: "
+                       "one thread and no MKL shim, as the committed ra_jacobian networks were trained, so the "
+                       "weights are theirs bit for bit",
+        "workers": 1,
+        "grids": [
+            {"experiments": ["ra_spectrum"], "datasets": ["mnist", "fashionmnist"], "skips": ["identity"],
+             "depths": [16], "seeds": [0, 1, 2], "options": _RA_BOOK},
+        ],
+    },
     "smoke-ra": {
         "description": "a tiny CPU end-to-end of the runner (seconds per run; the numbers mean nothing)",
         "workers": 2,
