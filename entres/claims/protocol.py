@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats as st
 
-from .. import stats
+from .. import regime, stats
 
 SUPPORTED, CONTRADICTED, NEGLIGIBLE, INCONCLUSIVE, NOT_IN_REGIME = (
     "supported", "contradicted", "negligible", "inconclusive", "not in regime")
@@ -219,15 +219,10 @@ RA_GATE = Gate()
 ERM_GATE = Gate(min_train_acc=0.99, min_terminal_steps=0)
 
 
-def terminal_steps(history: list[dict], steps_per_epoch: int, bar: float = 0.999) -> int:
+def terminal_steps(history: list[dict], steps_per_epoch: int, bar: float = regime.BAR) -> int:
     """SGD steps after train accuracy reached ``bar`` and stayed there to the end of training (0 if the
     last epoch is below it). ``history`` is the per-epoch list of a result (``train_acc`` per epoch)."""
-    held = 0
-    for epoch in reversed(history):
-        if epoch.get("train_acc", 0.0) < bar:
-            break
-        held += 1
-    return held * int(steps_per_epoch)
+    return regime.steps_held(history, steps_per_epoch, bar)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from .. import checkpoints, data, devices
+from .. import checkpoints, data, devices, regime
 from ..train import TrainConfig, training_split
 from . import experiment
 from .ra import MEASURE_LATER, TRAIN_DEFAULTS, _validate as _validate_ra, untangling_frames
@@ -31,7 +31,7 @@ EPS_LABELS = ("1e-3", "1e-2", "5e-2")
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 Q_LABELS = ("q10", "q25", "q50", "q75", "q90")
 STRONG = 0.1          # alignment restricted to directions with σ_i ≥ STRONG·σ₁ (the rest are poorly determined)
-BAR = 0.999           # terminal phase: train accuracy at or above this (claims.protocol.RA_GATE)
+BAR = regime.BAR      # terminal phase: train accuracy at or above this (claims.protocol.RA_GATE)
 CHANCE_SAMPLES = 64   # samples per block whose J_l enters the Monte Carlo chance value of the diagonal share
 CHANCE_DRAWS = 4      # random orthonormal (U, V) pairs per such sample
 CHANCE_SEED = 0
@@ -160,25 +160,9 @@ def random_alignment(d: int) -> float:
     return math.exp(math.lgamma(d / 2) - math.lgamma((d + 1) / 2)) / math.sqrt(math.pi)
 
 
-def first_epoch_at(history: list[dict], bar: float = BAR) -> int:
-    """The first epoch (1-based) whose train accuracy reached ``bar``; 0 if none did."""
-    return next((i + 1 for i, e in enumerate(history) if e.get("train_acc", 0.0) >= bar), 0)
-
-
-def terminal_steps(history: list[dict], steps_per_epoch: int, bar: float = BAR) -> int:
-    """SGD steps after train accuracy first reached ``bar``: (epochs after that epoch) × steps per epoch."""
-    first = first_epoch_at(history, bar)
-    return (len(history) - first) * int(steps_per_epoch) if first else 0
-
-
-def terminal_steps_held(history: list[dict], steps_per_epoch: int, bar: float = BAR) -> int:
-    """SGD steps of the final run of epochs at or above ``bar`` (``claims.protocol.terminal_steps``)."""
-    held = 0
-    for epoch in reversed(history):
-        if epoch.get("train_acc", 0.0) < bar:
-            break
-        held += 1
-    return held * int(steps_per_epoch)
+first_epoch_at = regime.first_epoch_at
+terminal_steps = regime.steps_after_first
+terminal_steps_held = regime.steps_held
 
 
 def steps_per_epoch(tcfg: TrainConfig, ds) -> int:
