@@ -9,7 +9,14 @@ from entres import cli, profiles
 NOTEBOOKS = list(profiles.notebooks())
 
 
-def outputs(path, marker="# NBVAL_CHECK_OUTPUT"):
+def checked(cell) -> bool:
+    """Whether nbval compares this cell's output: the ``nbval-check-output`` tag or the marker comment."""
+    return ("nbval-check-output" in cell.get("metadata", {}).get("tags", [])
+            or "# NBVAL_CHECK_OUTPUT" in "".join(cell["source"]))
+
+
+def outputs(path):
+    """The stream texts of the checked cells, and the names of any errors."""
     nb = json.loads(path.read_text())
     texts, errors = [], []
     for cell in nb["cells"]:
@@ -18,7 +25,7 @@ def outputs(path, marker="# NBVAL_CHECK_OUTPUT"):
         for out in cell.get("outputs", []):
             if out["output_type"] == "error":
                 errors.append(out["ename"])
-            if marker in "".join(cell["source"]) and out["output_type"] == "stream":
+            if checked(cell) and out["output_type"] == "stream":
                 texts.append("".join(out["text"]))
     return texts, errors
 
