@@ -382,7 +382,22 @@ def _drop_timings(src: Path, dst: Path) -> None:
         cell.metadata.pop("execution", None)  # the kernel's iopub timestamps
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell.id = "injected-parameters"  # papermill draws a random id
+        if cell.cell_type == "code":
+            cell.outputs = merge_streams(cell.outputs)
     nbformat.write(nb, dst)
+
+
+def merge_streams(outputs: list) -> list:
+    """Join consecutive stream outputs of the same name: how the kernel chunks one print is timing, not content."""
+    merged = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (out.get("output_type") == "stream" and prev is not None and prev.get("output_type") == "stream"
+                and prev.get("name") == out.get("name")):
+            prev["text"] = prev["text"] + out["text"]
+        else:
+            merged.append(out)
+    return merged
 
 
 def _run(args) -> int:

@@ -264,3 +264,14 @@ def test_make_notebooks_updates_the_book_explicitly():
     makefile = (ROOT / "Makefile").read_text()
     line = next(ln for ln in makefile.splitlines() if "entres run all" in ln)
     assert "--profile book" in line and "--update-book" in line
+
+
+def test_saved_notebooks_join_stream_chunks_so_reexecution_is_byte_stable():
+    from entres.cli import merge_streams
+
+    chunks = [{"output_type": "stream", "name": "stdout", "text": "a"},
+              {"output_type": "stream", "name": "stdout", "text": "b\n"},
+              {"output_type": "stream", "name": "stderr", "text": "w"},
+              {"output_type": "display_data", "data": {}},
+              {"output_type": "stream", "name": "stdout", "text": "c"}]
+    assert [o.get("text") for o in merge_streams(chunks)] == ["ab\n", "w", None, "c"]

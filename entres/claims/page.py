@@ -72,5 +72,5 @@ def glue_values(result: PageResult, prefix: str) -> None:
     """Glue every entry of ``result.values`` as ``<prefix>_<name>`` (glue keys are global across the book)."""
     from myst_nb import glue
 
-    for name, value in result.values.items():
-        glue(f"{prefix}_{name}", value, display=False)
+    for name in sorted(result.values):  # a fixed order: the glued outputs are part of the saved notebook
+        glue(f"{prefix}_{name}", result.values[name], display=False)
