@@ -55,8 +55,26 @@ def test_trajectory_null_is_a_random_walk_in_the_conv_dimension():
     dims = {(8, s): D for s in range(2)}
     t = ra_conv.trajectory_table(runs, dims, null_draws=200)
     assert (t["d"] == D).all() and (t["width"] == WIDTH).all()
-    expected = ra_common.random_walk_linearity([1.0] * 7, D, 200, seed=0).mean()
-    assert t["lin0_mean"].iloc[0] == pytest.approx(expected, rel=1e-6)
+    expected = ra_conv.random_walk_linearity([1.0] * 7, D, 200, seed=0)
+    assert t["lin0_mean"].iloc[0] == pytest.approx(expected.mean(), rel=1e-9)
+    assert t["kappa_line_mean"].iloc[0] == pytest.approx(1 - (1 - 0.99) / (1 - expected.mean()))
+
+
+@pytest.mark.parametrize("steps, d", [([1.0] * 7, 16), ([5.0, 1.0, 1.0, 2.0, 1.0], 8), ([1.0] * 12, 64)])
+def test_gram_sampled_null_has_the_distribution_of_the_direct_draw(steps, d):
+    """Same mean and spread as ra_common's draw of random directions in R^d (Monte Carlo tolerance)."""
+    fast = ra_conv.random_walk_linearity(steps, d, 4000, seed=1)
+    direct = ra_common.random_walk_linearity(steps, d, 4000, seed=2)
+    se = np.sqrt(fast.var() / len(fast) + direct.var() / len(direct))
+    assert abs(fast.mean() - direct.mean()) < 4 * se
+    assert fast.std() == pytest.approx(direct.std(), rel=0.1)
+    assert np.quantile(fast, 0.9) == pytest.approx(np.quantile(direct, 0.9), abs=0.03)
+
+
+def test_gram_sampled_null_of_equal_steps_in_high_dimension_is_six_over_pi_squared():
+    """The Karhunen–Loève limit of a long centred Brownian path's first component (6/π² ≈ 0.61)."""
+    lin = ra_conv.random_walk_linearity([1.0] * 200, 4096, 300, seed=0)
+    assert lin.mean() == pytest.approx(6 / np.pi ** 2, abs=0.03)
 
 
 def test_rows_read_the_deepest_networks_and_other_depths_are_robustness():

@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
 import pandas as pd
 
 from . import page as page_mod
@@ -54,12 +55,40 @@ def _dims(jac_runs: list[dict]) -> dict[tuple, int]:
     return {(r["config"]["depth"], r["config"]["seed"]): ambient_dim(r) for r in jac_runs}
 
 
+def random_walk_linearity(step_lengths, d: int, draws: int = 2000, seed: int = 0) -> np.ndarray:
+    """The RA-1 null of :func:`ra_common.random_walk_linearity` (the linearity of walks with the given step
+    lengths in independent uniformly random directions of R^d), sampled in R^n for n steps, n ≤ d.
+
+    Linearity depends on the steps only through their Gram matrix, and the Gram matrix of n Gaussian vectors
+    in R^d is Wishart(d, I_n), which the rows of a Bartlett factor (lower triangular, χ²_{d−i} diagonal,
+    N(0, 1) below) reproduce exactly; normalising the rows gives random unit directions. For a conv block
+    (d = 4,096) this costs n/d of the direct draw's memory and time.
+    """
+    s = np.asarray(step_lengths, dtype=float)
+    n = len(s)
+    if n > d:
+        raise ValueError(f"{n} steps need d >= {n}, got d = {d}")
+    rng = np.random.default_rng(seed)
+    factor = np.tril(rng.standard_normal((draws, n, n)), -1)
+    factor[:, np.arange(n), np.arange(n)] = np.sqrt(rng.chisquare(d - np.arange(n), size=(draws, n)))
+    steps = factor / np.linalg.norm(factor, axis=2, keepdims=True) * s[None, :, None]
+    walk = np.concatenate([np.zeros((draws, 1, n)), np.cumsum(steps, axis=1)], axis=1)
+    sv2 = np.linalg.svd(walk - walk.mean(axis=1, keepdims=True), compute_uv=False) ** 2
+    return sv2[:, 0] / sv2.sum(axis=1)
+
+
 def trajectory_table(traj_runs: list[dict], dims: dict[tuple, int], null_draws: int = 2000) -> pd.DataFrame:
-    """RA-1 measures of every conv network (:func:`ra1.network_measures` in dimension d)."""
+    """RA-1 measures of every conv network (:func:`ra1.network_measures` in dimension d), with the line's
+    null lin₀ drawn by :func:`random_walk_linearity` (the same distribution, affordable at d = 4,096)."""
     rows = []
     for r in traj_runs:
         d = dims[(r["config"]["depth"], r["config"]["seed"])]
-        rows.append({**ra1.network_measures(in_ambient_width(r, d), null_draws), "width": r["config"]["width"], "d": d})
+        row = ra1.network_measures(in_ambient_width(r, d), null_draws=1)  # its own lin₀ is replaced below
+        lin0 = random_walk_linearity(r["arrays"]["step_mean"], d, null_draws, seed=int(r["config"]["seed"]))
+        for how in ("mean", "median"):
+            row[f"lin0_{how}"] = ra_common.aggregate(lin0, how)
+            row[f"kappa_line_{how}"] = ra1.kappa(row[f"lin_{how}"], row[f"lin0_{how}"], 1.0)
+        rows.append({**row, "width": r["config"]["width"], "d": d})
     return pd.DataFrame(rows)
 
 
@@ -155,9 +184,18 @@ def page(profile: str, dataset: str, seeds: list[int], depths: list[int], width:
                                robustness=robustness, stamp=stamp,
                                values=prose_values(rows, networks, shown4, depths),
                                extra={"trajectory": traj, "jacobian": jac, "ra4": shown4, "depth_table": shown4["table"],
-                                      "ra4_robustness": ra4.robustness_table(ra4_rows_),
+                                      "summary": claim_summary(rows),
+                                      "ra4_robustness": pd.DataFrame([{"row": r["dataset"], "setting": k, "verdict": v}
+                                                                      for r in ra4_rows_ for k, v in r["robustness"].items()]),
                                       "ra4_fits": ra4.fits_table({ra4_label: shown4}, [ra4_label]),
                                       "ra4_alpha": ra4.scope_table({ra4_label: shown4}, [ra4_label])})
+
+
+def claim_summary(rows: list[dict]) -> pd.DataFrame:
+    """:func:`page.summary_table` with the claim of each row first."""
+    table = page_mod.summary_table(rows)
+    table.insert(0, "claim", [r["claim"] for r in rows])
+    return table
 
 
 def network_overview(traj: pd.DataFrame, jac: pd.DataFrame, ra4_table: pd.DataFrame) -> pd.DataFrame:
@@ -189,6 +227,8 @@ def prose_values(rows: list[dict], networks: pd.DataFrame, shown4: dict, depths:
     sigma = networks.groupby("depth")["sigma1"].mean()
     for a, b in zip(sigma.index, sigma.index[1:]):
         v[f"local_exponent_{a}_{b}"] = f"{math.log(sigma[a] / sigma[b]) / math.log(b / a):.2f}"
+    verdicts = sorted({r["verdict"] for r in rows})
+    v["verdicts"] = f"every row is {verdicts[0]}" if len(verdicts) == 1 else "verdicts " + ", ".join(verdicts)
     fit = shown4["fit"]
     v["alpha_lof_F"] = f"{fit['lack_of_fit']['F']:.1f}"
     v["alpha_lof_p"] = f"{fit['lack_of_fit']['p']:.2g}"
