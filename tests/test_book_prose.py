@@ -13,7 +13,6 @@ from entres import profiles
 
 RULE_STATEMENTS = {
     "ra1_line": ["is reported as inconclusive"],  # what the terminal-phase rule does
-    "x1_entangled_ra": ["*supported* = within the margin"],  # defines the word for the glued list after it
 }
 VERDICT_WORD = re.compile(r"\b(supported|contradicted|inconclusive)\b", re.IGNORECASE)
 GLUE_ROLE = re.compile(r"\{glue:text\}`([^`:]+)(?::[^`]*)?`")

@@ -81,10 +81,11 @@ def sigma_by_depth(table: pd.DataFrame, fit: dict, alpha_row: dict):
     ax.loglog(L, np.exp(y0 - (np.log(L) - x0)), ":", color="0.3", label="α = 1 (the claim)")
     ax.set_xlabel("depth L")
     ax.set_ylabel("σ̄₁ (mean top singular value)")
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
     ax.set_xticks(list(means.index), [str(int(d)) for d in means.index])
     ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(ScalarFormatter())
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=8)
