@@ -2,9 +2,23 @@
 X-1 pages share."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+@contextmanager
+def fixed_jitter(seed: int = 0):
+    """seaborn's strip-plot jitter draws from NumPy's global generator: seed it for the plot and restore it
+    after, so a page re-executed from the same results gives the same figure, byte for byte."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
 
 NC_PANELS = (("nc1", "NC1  Tr(Σ_W Σ_B⁺)/C", True), ("nc2_maxangle_means", "NC2  mean |cos + 1/(C−1)|", True),
              ("nc3_self_duality", "NC3  ‖W/‖W‖ − M/‖M‖‖²", True), ("nc4_agreement", "NC4  nearest-mean agreement", False))
@@ -20,7 +34,8 @@ def effect_strip(values: pd.DataFrame, column: str, group: str, effects: dict, y
     order = list(effects)
     if ax is None:
         _, ax = plt.subplots(figsize=(1.6 + 1.3 * len(order), 3.4))
-    sns.stripplot(data=values, x=group, y=column, order=order, ax=ax, size=6, alpha=0.7, jitter=0.12, zorder=1)
+    with fixed_jitter():
+        sns.stripplot(data=values, x=group, y=column, order=order, ax=ax, size=6, alpha=0.7, jitter=0.12, zorder=1)
     for i, g in enumerate(order):
         e = _as_effect(effects[g])
         ax.errorbar(i + 0.28, e.estimate, yerr=[[e.estimate - e.lo], [e.hi - e.estimate]], fmt="D", color="k",

@@ -5,6 +5,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .ra7 import fixed_jitter
+
 # (network column, row suffix, axis label) of the RA-1/RA-2 rows' primary measures
 PANELS = (("kappa_line_mean", "line", "κ_line (0 chance, 1 a line)"),
           ("kappa_steps_mean", "equal steps", "κ_steps (0 chance, 1 equal)"),
@@ -22,8 +24,9 @@ def measures_by_depth(networks: pd.DataFrame, robustness: pd.DataFrame, rows: li
     fig, axes = plt.subplots(1, len(PANELS), figsize=(13, 3.3))
     for ax, (column, suffix, label) in zip(axes, PANELS):
         row = by_suffix[suffix]
-        sns.stripplot(data=networks, x="depth", y=column, order=depths, ax=ax, size=5, alpha=0.7, jitter=0.1,
-                      zorder=1, color="C0")
+        with fixed_jitter():
+            sns.stripplot(data=networks, x="depth", y=column, order=depths, ax=ax, size=5, alpha=0.7, jitter=0.1,
+                          zorder=1, color="C0")
         lines = robustness[robustness.row == row["dataset"]]
         for i, L in enumerate(depths):
             setting = "primary" if L == max(depths) else f"depth: {L}"

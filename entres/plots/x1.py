@@ -5,6 +5,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .ra7 import fixed_jitter
+
 MEASURES = (("kappa_line_mean", "RA-1  κ_line"), ("overlap_x_all_mean", "RA-2  overlap ÷ C/d"),
             ("rank", "RA-3  numerical rank"))
 
@@ -17,8 +19,9 @@ def measures_by_family(networks: pd.DataFrame, families: list[str]):
     order = ["identity"] + list(families)
     fig, axes = plt.subplots(1, len(MEASURES), figsize=(13, 3.4))
     for ax, (column, label) in zip(axes, MEASURES):
-        sns.stripplot(data=networks, x="skip", y=column, hue="frame", order=order, dodge=True, ax=ax, size=5,
-                      alpha=0.8, jitter=0.1, legend=ax is axes[0])
+        with fixed_jitter():
+            sns.stripplot(data=networks, x="skip", y=column, hue="frame", order=order, dodge=True, ax=ax, size=5,
+                          alpha=0.8, jitter=0.1, legend=ax is axes[0])
         ident = networks.loc[(networks.skip == "identity") & (networks.frame == "raw"), column].mean()
         ax.axhline(ident, color="0.3", ls="--", lw=1)
         ax.set_title(label, fontsize=9)
