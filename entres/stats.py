@@ -1,13 +1,10 @@
-"""Confidence intervals and the verdict rule of SPEC §7."""
+"""Confidence intervals and line fits (the verdict rules are in :mod:`entres.claims.protocol`)."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 from scipy import stats as st
-
-VERDICTS = ("supported", "contradicted", "inconclusive")
-
 
 def mean_ci(values, level: float = 0.95) -> dict:
     """Mean with a Student-t confidence interval (NaN bounds for fewer than two values)."""
@@ -37,32 +34,6 @@ def welch_diff(a, b, level: float = 0.95) -> dict:
     return {"diff": diff, "lo": diff - half, "hi": diff + half, "df": float(df)}
 
 
-def verdict(lo: float, hi: float, direction: int = +1) -> str:
-    """SPEC §7: the CI of an effect claimed to have sign ``direction`` decides.
-
-    supported: the CI excludes 0 on the claimed side; contradicted: on the other side;
-    inconclusive: otherwise (also when the CI is undefined).
-    """
-    if direction not in (+1, -1):
-        raise ValueError(f"direction must be +1 or -1, got {direction}")
-    if math.isnan(lo) or math.isnan(hi):
-        return "inconclusive"
-    lo, hi = (lo, hi) if direction > 0 else (-hi, -lo)
-    if lo > 0:
-        return "supported"
-    if hi < 0:
-        return "contradicted"
-    return "inconclusive"
-
-
-def combine(verdicts) -> str:
-    """A claim made of several parts: supported if all are, contradicted if any is."""
-    verdicts = list(verdicts)
-    if verdicts and all(v == "supported" for v in verdicts):
-        return "supported"
-    if any(v == "contradicted" for v in verdicts):
-        return "contradicted"
-    return "inconclusive"
 
 
 def line_fit(x, y, level: float = 0.95) -> dict:
@@ -75,14 +46,3 @@ def line_fit(x, y, level: float = 0.95) -> dict:
     half = float(st.t.ppf(0.5 + level / 2, n - 2) * res.stderr)
     return {"slope": float(res.slope), "slope_lo": float(res.slope - half), "slope_hi": float(res.slope + half),
             "intercept": float(res.intercept), "r2": float(res.rvalue ** 2), "n": n}
-
-
-def band_verdict(lo: float, hi: float, band: tuple[float, float]) -> str:
-    """supported if the CI [lo, hi] lies inside ``band``, contradicted if it lies wholly outside it."""
-    if math.isnan(lo) or math.isnan(hi):
-        return "inconclusive"
-    if band[0] <= lo and hi <= band[1]:
-        return "supported"
-    if hi < band[0] or lo > band[1]:
-        return "contradicted"
-    return "inconclusive"

@@ -5,9 +5,6 @@
 * :mod:`~entres.claims.records`   filing verdict rows and reading them back (dashboard, ``entres claims``);
 * one module per claim page (``ra1``, ``ra2``, …): the page's runs → tables → verdict rows → glued values.
 """
-from .. import stats  # noqa: F401  (pages written before v2 reach it as claims.stats)
-from .legacy import (contrast_verdicts, equivalence_verdicts, erm4_verdicts, group_difference,  # noqa: F401
-                     ra1_verdicts, ra4_verdicts, threshold_verdicts, verdict_row)
 from .records import (ClaimsFileError, load_verdicts, provenance_stamp, record_verdict, stamp_text,  # noqa: F401
                       verdicts_text)
 from .registry import CLAIMS, Claim  # noqa: F401
