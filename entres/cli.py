@@ -151,6 +151,10 @@ def _kernel_environment(plan: RunPlan, claims_dir: Path) -> dict[str, str]:
     for var in ("ENTRES_DATA", "ENTRES_RESULTS"):  # the kernel runs in book/: pin relative paths
         if os.environ.get(var, "").strip():
             env[var] = str(Path(os.environ[var].strip()).resolve())
+    if plan.profile == "smoke" and "ENTRES_RESULTS" not in env:  # smoke numbers never mix with the book's
+        from . import results
+
+        env["ENTRES_RESULTS"] = str(results.project_root() / "runs" / "smoke-results")  # git-ignored
     return env
 
 

@@ -275,3 +275,16 @@ def test_saved_notebooks_join_stream_chunks_so_reexecution_is_byte_stable():
               {"output_type": "display_data", "data": {}},
               {"output_type": "stream", "name": "stdout", "text": "c"}]
     assert [o.get("text") for o in merge_streams(chunks)] == ["ab\n", "w", None, "c"]
+
+
+def test_smoke_runs_cache_apart_from_the_books_results(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from entres import cli, results
+
+    monkeypatch.delenv("ENTRES_RESULTS", raising=False)
+    plan = SimpleNamespace(folder=tmp_path, overrides={}, cache_only=False, profile="smoke")
+    env = cli._kernel_environment(plan, tmp_path / "claims")
+    assert env["ENTRES_RESULTS"] == str(results.project_root() / "runs" / "smoke-results")
+    book = cli._kernel_environment(SimpleNamespace(**{**vars(plan), "profile": "book"}), tmp_path / "claims")
+    assert "ENTRES_RESULTS" not in book  # the book profile reads and extends the committed cache
