@@ -3,7 +3,7 @@ its verdict under protocol v2 (``data/results/claims/``) and the rules of v2 tha
 
 The rules are derived from the filed rows themselves (the gate a v2 row records, the null and fit its primary
 effect names, how many measures v1 voted, how many rows v2 split it into), plus one reading per claim where v2
-reads the claim's words differently (:data:`READINGS`). Each rule kind has its principle (:data:`PRINCIPLES`).
+reads the claim's words differently (``READINGS``). Each rule kind has its principle (``PRINCIPLES``).
 """
 from __future__ import annotations
 

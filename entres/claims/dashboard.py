@@ -1,6 +1,6 @@
 """The claims dashboard: verdict counts, a legend of the verdict words, and one compact row per claim row.
 
-Everything is read from the filed verdicts (:func:`records.load_verdicts`); the notebook only displays what
+Everything is read from the filed verdicts (:func:`~entres.claims.records.load_verdicts`); the notebook only displays what
 these functions return. The HTML is a fragment styled by ``book/_static/entres.css``.
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _missing(x) -> bool:
 
 
 def counts(table: pd.DataFrame) -> dict[str, int]:
-    """Rows per verdict, in :data:`VERDICT_ORDER` (every word present, zeros included), then any other
+    """Rows per verdict, in ``VERDICT_ORDER`` (every word present, zeros included), then any other
     verdict found (e.g. "unreadable")."""
     found = table["verdict"].value_counts()
     out = {v: int(found.get(v, 0)) for v in VERDICT_ORDER}
