@@ -7,6 +7,7 @@ only shows ``result.summary``, ``result.robustness`` and figures, and quotes ``r
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -74,3 +75,25 @@ def glue_values(result: PageResult, prefix: str) -> None:
 
     for name in sorted(result.values):  # a fixed order: the glued outputs are part of the saved notebook
         glue(f"{prefix}_{name}", result.values[name], display=False)
+
+
+def table_html(table: pd.DataFrame) -> str:
+    """A compact HTML table that wraps to the page's column (class ``entres-table``); deterministic, so
+    nbval can check it: floats to 4 significant digits, thousands with separators, missing values blank."""
+    def cell(v):
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                return ""
+            return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+        return "" if v is None else str(v)
+
+    shown = table.astype(object).map(cell) if len(table) else table
+    return shown.to_html(index=False, classes="entres-table", border=0, escape=True)
+
+
+def show(table: pd.DataFrame) -> None:
+    """Display ``table`` on a page as :func:`table_html` (instead of printing a wide text table)."""
+    from IPython.display import HTML, display
+
+    display(HTML(table_html(table)))
+
