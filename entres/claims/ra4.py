@@ -303,13 +303,6 @@ def local_exponents(networks: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _span(xs, fmt: str = ".2f") -> str:
-    xs = [x for x in xs if x is not None and math.isfinite(x)]
-    if not xs:
-        return "n/a"
-    lo, hi = f"{min(xs):{fmt}}", f"{max(xs):{fmt}}"
-    return lo if lo == hi else f"{lo}–{hi}"
-
 
 def _values(rows: list[dict], shown: dict, datasets: list[str]) -> dict:
     values = {}
@@ -331,9 +324,9 @@ def _values(rows: list[dict], shown: dict, datasets: list[str]) -> dict:
     alts = {label for d in datasets for label in shown[d]["alternatives"]}
     for label in alts:
         name = label.split(": ", 1)[1].replace(" ", "_").replace(",", "")
-        values[f"alpha_{name}"] = _span([shown[d]["alternatives"][label].estimate for d in datasets
+        values[f"alpha_{name}"] = ra_common.span([shown[d]["alternatives"][label].estimate for d in datasets
                                          if label in shown[d]["alternatives"]])
-    values["alpha_primary"] = _span([shown[d]["power law"].estimate for d in datasets])
-    values["lof_F"] = _span([shown[d]["fit"]["lack_of_fit"]["F"] for d in datasets], ".0f")
-    values["affine_F"] = _span([shown[d]["affine"]["lack_of_fit"]["F"] for d in datasets], ".1f")
+    values["alpha_primary"] = ra_common.span([shown[d]["power law"].estimate for d in datasets])
+    values["lof_F"] = ra_common.span([shown[d]["fit"]["lack_of_fit"]["F"] for d in datasets], ".0f")
+    values["affine_F"] = ra_common.span([shown[d]["affine"]["lack_of_fit"]["F"] for d in datasets], ".1f")
     return values

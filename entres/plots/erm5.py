@@ -16,7 +16,7 @@ def per_block(blocks: pd.DataFrame, scope_start: int | None = None):
     shown = [(k, label) for k, label in MEASURES if k in blocks and blocks[k].notna().any()]
     fig, axes = plt.subplots(1, len(shown), figsize=(3.2 * len(shown), 3.3), squeeze=False)
     for ax, (key, label) in zip(axes[0], shown):
-        sns.pointplot(blocks, x="block", y=key, hue="skip", errorbar=("ci", 95), dodge=0.4, markersize=3,
+        sns.pointplot(blocks, x="block", y=key, hue="skip", errorbar=("ci", 95), seed=0, dodge=0.4, markersize=3,
                       linewidth=1.1, ax=ax, legend=ax is axes[0][0])
         if scope_start is not None:
             ax.axvspan(scope_start - 1.5, blocks.block.max() - 0.5, color="0.9", zorder=0)
@@ -32,7 +32,7 @@ def primary_contrast(networks: pd.DataFrame, reference: tuple[str, ...], delta: 
     fig, ax = plt.subplots(figsize=(6.2, 3.2))
     order = list(dict.fromkeys(networks.skip))
     sns.stripplot(networks, x="skip", y="drop_cost", order=order, color="0.35", size=4, jitter=0.12, ax=ax)
-    sns.pointplot(networks, x="skip", y="drop_cost", order=order, errorbar=("ci", 95), color="C3",
+    sns.pointplot(networks, x="skip", y="drop_cost", order=order, errorbar=("ci", 95), seed=0, color="C3",
                   linestyle="none", markers="D", markersize=5, ax=ax)
     ref = networks[networks.skip.isin(reference)].drop_cost.mean()
     ax.axhspan(ref - delta, ref + delta, color="C0", alpha=0.25, lw=0)

@@ -1,26 +1,14 @@
 """Figures of the RA-1 page (book/ra1_line), drawn from the page's per-network table and cached records."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
 from .common import trajectories
+from .theme import fixed_jitter
 
-
-@contextmanager
-def fixed_jitter(seed: int = 0):
-    """seaborn jitters strip plots with numpy's global generator: fix it so a re-executed page draws the same
-    figure (the committed notebooks are compared with re-executions), and restore it afterwards."""
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
 
 
 @fixed_jitter()

@@ -15,7 +15,7 @@ def rank_by_block(per_block: pd.DataFrame):
     fig, axes = plt.subplots(1, len(datasets), figsize=(3.4 * len(datasets), 3.3), squeeze=False, sharey=True)
     for ax, d in zip(axes[0], datasets):
         g = per_block[per_block.dataset == d]
-        sns.lineplot(g, x="block", y="rank", hue="skip", marker="o", markersize=3, errorbar=("ci", 95), ax=ax,
+        sns.lineplot(g, x="block", y="rank", hue="skip", marker="o", markersize=3, errorbar=("ci", 95), seed=0, ax=ax,
                      legend=ax is axes[0][0])
         ax.axhline(g["C"].iloc[0], color="k", ls="--", lw=1)
         ax.annotate("C", (g["block"].max(), g["C"].iloc[0]), textcoords="offset points", xytext=(2, 3), fontsize=8)

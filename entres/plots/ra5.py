@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .ra1 import fixed_jitter
+from .theme import fixed_jitter
 
 
 @fixed_jitter()

@@ -13,7 +13,7 @@ def contrast(networks: pd.DataFrame):
         sns.stripplot(networks, x="budget", y=column, hue="labels", hue_order=["true", "random"], dodge=True,
                       ax=ax, size=5, alpha=0.8, legend=ax is axes[0])
         sns.pointplot(networks, x="budget", y=column, hue="labels", hue_order=["true", "random"], dodge=0.4,
-                      ax=ax, errorbar=("ci", 95), markers="_", linestyles="none", legend=False, palette="dark:k")
+                      ax=ax, errorbar=("ci", 95), seed=0, markers="_", linestyles="none", legend=False, palette="dark:k")
         ax.set(xlabel="", ylabel=label)
         ax.tick_params(axis="x", labelsize=8, rotation=15)
     axes[0].axhline(networks["chance_overlap"].iloc[0], color="k", ls="--", lw=1)

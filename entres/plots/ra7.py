@@ -2,23 +2,11 @@
 X-1 pages share."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-@contextmanager
-def fixed_jitter(seed: int = 0):
-    """seaborn's strip-plot jitter draws from NumPy's global generator: seed it for the plot and restore it
-    after, so a page re-executed from the same results gives the same figure, byte for byte."""
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
-
+from .theme import fixed_jitter
 
 NC_PANELS = (("nc1", "NC1  Tr(Σ_W Σ_B⁺)/C", True), ("nc2_maxangle_means", "NC2  mean |cos + 1/(C−1)|", True),
              ("nc3_self_duality", "NC3  ‖W/‖W‖ − M/‖M‖‖²", True), ("nc4_agreement", "NC4  nearest-mean agreement", False))

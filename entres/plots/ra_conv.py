@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .ra7 import fixed_jitter
+from .theme import fixed_jitter
 
 # (network column, row suffix, axis label) of the RA-1/RA-2 rows' primary measures
 PANELS = (("kappa_line_mean", "line", "κ_line (0 chance, 1 a line)"),

@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .ra7 import fixed_jitter
+from .theme import fixed_jitter
 
 MEASURES = (("kappa_line_mean", "RA-1  κ_line"), ("overlap_x_all_mean", "RA-2  overlap ÷ C/d"),
             ("rank", "RA-3  numerical rank"))
