@@ -11,10 +11,14 @@ import pytest
 
 from entres import profiles
 
-RULE_STATEMENTS = {
-    "ra1_line": ["is reported as inconclusive"],  # what the terminal-phase rule does
+RULE_STATEMENTS = {  # notebook -> phrases that state a rule (or v1's history), not a result
+    "ra1_line": ["Where a family falls short the row is *not in regime*"],
+    "ra2_alignment": ['v1 read the same numbers as\n  "contradicted"', "rows that fall short are *not in regime*"],
+    "ra4_depth": ["is *not in regime*: its numbers are in the tables"],
+    "ra5_no_skip": ['Why "not in regime"'],
+    "ra6_generalisation": ["is *not in regime*, whatever its effect"],
 }
-VERDICT_WORD = re.compile(r"\b(supported|contradicted|inconclusive)\b", re.IGNORECASE)
+VERDICT_WORD = re.compile(r"\b(supported|contradicted|inconclusive|negligible|not in regime)\b", re.IGNORECASE)
 GLUE_ROLE = re.compile(r"\{glue:text\}`([^`:]+)(?::[^`]*)?`")
 
 
