@@ -83,7 +83,9 @@ def one_line(err: Exception) -> str:
 # Counts that must be at least 1 (everything else that is a number must be finite and >= 0).
 POSITIVE = {"depth", "depths", "width", "epochs", "batch_size", "n_samples", "n_traj_samples", "n_probe_train",
             "n_probe_test", "eval_every", "nc_every", "dim", "density_epochs", "min_depths",
-            "budgets", "lr", "band_low", "band_high", "sparse_scale", "sparse_density", "densities"}
+            "budgets", "lr", "band_low", "band_high", "sparse_scale", "sparse_density", "densities",
+            "null_draws", "spectrum_depths", "spectrum_n_samples", "delta", "delta_decades", "bf16_tolerance",
+            "grad_clip"}
 # Fractions in [0, 1] (accuracies, thresholds on overlaps and energies, densities).
 FRACTIONS = {"align_threshold", "lin_threshold", "overlap_threshold", "energy_threshold", "min_train_acc",
              "min_identity_acc", "ncc_agreement_min", "sparse_density", "densities", "max_drop_cost", "momentum"}

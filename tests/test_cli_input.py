@@ -56,7 +56,7 @@ BAD_RUNS = [
     (["-p", "lr", ".inf"], "lr must be a finite number, got inf"),
     (["-p", "lr", "0"], "lr must be > 0"),
     (["-p", "weight_decay", "-0.1"], "weight_decay must be >= 0"),
-    (["-p", "min_train_acc", "1.5"], "min_train_acc must lie in [0, 1], got 1.5"),
+    (["-p", "null_draws", "0"], "null_draws must be > 0, got 0"),
     (["-p", "seeds", "[-1]"], "seeds must be >= 0, got -1"),
     (["-p", "seeds", "[0, a]"], "'seeds' of ra1_line.ipynb must be list like its default"),
     (["-p", "depth", "2.5"], "'depth' of ra1_line.ipynb must be int"),
@@ -203,11 +203,20 @@ def test_a_truncated_claims_file_is_named(tmp_path):
 
 
 def test_a_hand_edited_verdict_is_flagged(tmp_path):
+    """A verdict that does not follow from its stored effect is unreadable (protocol v2 recomputes it); any
+    other edit of a filed verdict (here its caveat) differs from CHECKSUMS."""
     root = copy_of_results(tmp_path)
     victim = root / "claims" / "RA-1.book.json"
-    record = json.loads(victim.read_text())
+    original = victim.read_text()
+    record = json.loads(original)
     row = record["rows"][0]
     row["verdict"] = "contradicted" if row["verdict"] != "contradicted" else "supported"
+    victim.write_text(json.dumps(record, indent=1))
+    res = entres("claims", env={"ENTRES_RESULTS": str(root)})
+    assert res.returncode == 1 and str(victim) in res.stderr
+    assert "unreadable" in res.stdout
+    record = json.loads(original)
+    record["rows"][0]["caveat"] = "nothing to worry about"
     victim.write_text(json.dumps(record, indent=1))
     res = entres("claims", env={"ENTRES_RESULTS": str(root)})
     assert res.returncode == 1 and str(victim) in res.stderr

@@ -16,7 +16,8 @@ def checked(cell) -> bool:
 
 
 def outputs(path):
-    """The stream texts of the checked cells, and the names of any errors."""
+    """The texts of the checked cells (printed text and the HTML of tables shown with ``page.show``), and
+    the names of any errors."""
     nb = json.loads(path.read_text())
     texts, errors = [], []
     for cell in nb["cells"]:
@@ -27,6 +28,8 @@ def outputs(path):
                 errors.append(out["ename"])
             if checked(cell) and out["output_type"] == "stream":
                 texts.append("".join(out["text"]))
+            if checked(cell) and "text/html" in out.get("data", {}):
+                texts.append("".join(out["data"]["text/html"]))
     return texts, errors
 
 

@@ -161,7 +161,8 @@ def change_log(profile: str = "book", v1_folder: Path | None = None, v2_folder: 
                               "v1": r1["verdict"] if r1 else "", "v2_row": r2["dataset"], "v2": r2["verdict"],
                               "changed": r1 is None or r1["verdict"] != r2["verdict"],
                               "rules": rules(claim, r1, r2, len(r2s), converted)})
-    return pd.DataFrame(lines)
+    columns = ["claim", "notebook", "v1_row", "v1", "v2_row", "v2", "changed", "rules"]
+    return pd.DataFrame(lines, columns=columns)  # the columns also when a profile has no filed verdicts
 
 
 def summary(log: pd.DataFrame) -> dict[str, int]:

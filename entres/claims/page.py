@@ -48,6 +48,16 @@ def summary_table(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def effect_text(p: dict, fmt: str = ".3f", ci: bool = True) -> str:
+    """A filed primary effect as prose quotes it: "0.123 [0.100, 0.146]" (or the estimate alone, or "n/a"
+    where the effect could not be estimated, e.g. a smoke run too small for it)."""
+    if p.get("estimate") is None:
+        return "n/a"
+    if not ci or p.get("lo") is None:
+        return f"{p['estimate']:{fmt}}"
+    return f"{p['estimate']:{fmt}} [{p['lo']:{fmt}}, {p['hi']:{fmt}}]"
+
+
 def _ci(p: dict) -> str:
     return "" if p["lo"] is None else f"[{p['lo']:.4g}, {p['hi']:.4g}]"
 

@@ -190,6 +190,5 @@ def prose_values(table: pd.DataFrame, rows: list[dict]) -> dict:
         v[f"verdict_{key}"] = r["verdict"]
         v[f"stability_{key}"] = r["stability"]
         p = r["primary"]
-        v[f"effect_{key}"] = f"{p['estimate']:.3f} [{p['lo']:.3f}, {p['hi']:.3f}]" if p["lo"] is not None \
-            else f"{p['estimate']:.3f}"
+        v[f"effect_{key}"] = page_mod.effect_text(p, ".3f")
     return v

@@ -261,6 +261,5 @@ def prose_values(table: pd.DataFrame, rows: list[dict], spec: pd.DataFrame | Non
         key = r["dataset"].split(" (")[0].replace(": ", "_").replace(" ", "_").replace("-", "_")
         v[f"verdict_{key}"] = r["verdict"]
         p = r["primary"]
-        v[f"effect_{key}"] = f"{p['estimate']:.2f} [{p['lo']:.2f}, {p['hi']:.2f}]" if p["lo"] is not None \
-            else f"{p['estimate']:.2f}"
+        v[f"effect_{key}"] = page_mod.effect_text(p, ".2f")
     return v

@@ -255,7 +255,7 @@ def _values(rows: list[dict], shown: dict, datasets: list[str]) -> dict:
     for r, key in zip(rows, datasets + ["sweep"]):
         p = r["primary"]
         values[f"verdict_{key}"] = r["verdict"]
-        values[f"estimate_{key}"] = f"{p['estimate']:.2f}"
+        values[f"estimate_{key}"] = page_mod.effect_text(p, ".2f", ci=False)
         values[f"ci_{key}"] = f"[{p['lo']:.2f}, {p['hi']:.2f}]" if p["lo"] is not None else "n/a"
         values[f"stability_{key}"] = r["stability"]
         values[f"min_terminal_steps_{key}"] = f"{r['gate']['min_terminal_steps']:,}"

@@ -312,7 +312,7 @@ def _values(rows: list[dict], shown: dict, datasets: list[str]) -> dict:
         p = r["primary"]
         values[f"{key}_verdict_{dataset}"] = r["verdict"]
         values[f"{key}_stability_{dataset}"] = r["stability"]
-        values[f"{key}_estimate_{dataset}"] = f"{p['estimate']:.2f}"
+        values[f"{key}_estimate_{dataset}"] = page_mod.effect_text(p, ".2f", ci=False)
         values[f"{key}_ci_{dataset}"] = "n/a" if p["lo"] is None else f"[{p['lo']:.2f}, {p['hi']:.2f}]"
     for d in datasets:
         fit, affine = shown[d]["fit"], shown[d]["affine"]

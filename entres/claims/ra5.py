@@ -115,6 +115,5 @@ def prose_values(table: pd.DataFrame, rows: list[dict]) -> dict:
     v["ungated"] = " / ".join(sorted(ungated))
     for r in rows:
         p = r["primary"]
-        v[f"effect_{r['dataset']}"] = f"{p['estimate']:.2f} [{p['lo']:.2f}, {p['hi']:.2f}]" if p["lo"] is not None \
-            else f"{p['estimate']:.2f}"
+        v[f"effect_{r['dataset']}"] = page_mod.effect_text(p, ".2f")
     return v

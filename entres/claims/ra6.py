@@ -187,7 +187,7 @@ def _values(rows: list[dict], networks: pd.DataFrame) -> dict:
     for r in rows:
         k, p = _key(r["dataset"]), r["primary"]
         values[f"verdict_{k}"] = r["verdict"]
-        values[f"effect_{k}"] = f"{p['estimate']:.3f} [{p['lo']:.3f}, {p['hi']:.3f}]"
+        values[f"effect_{k}"] = page_mod.effect_text(p, ".3f")
         values[f"delta_{k}"] = f"{p['delta']:.3f}"
         values[f"min_terminal_steps_{k}"] = f"{r['gate']['min_terminal_steps']:,}"
         values[f"min_train_acc_{k}"] = f"{r['min_train_acc']:.4f}"

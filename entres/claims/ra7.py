@@ -184,7 +184,7 @@ def _values(rows: list[dict], shown: dict, datasets: list[str], delta: float, ep
     for r, d in zip(rows, datasets):
         p, t, g = r["primary"], shown[d]["table"], shown[d]["gate"]
         values.update({f"verdict_{d}": r["verdict"], f"stability_{d}": r["stability"],
-                       f"decades_{d}": f"{p['estimate']:.2f}",
+                       f"decades_{d}": page_mod.effect_text(p, ".2f", ci=False),
                        f"decades_ci_{d}": "n/a" if p["lo"] is None else f"[{p['lo']:.2f}, {p['hi']:.2f}]",
                        f"if_in_regime_{d}": shown[d]["effect"].verdict(True),
                        f"min_terminal_steps_{d}": f"{g['min_terminal_steps']:,}",
