@@ -196,7 +196,7 @@ def page(profile: str = "smoke", datasets=("fashionmnist",), skips=("identity", 
          identity_only_datasets=("mnist",), seeds=(0, 1), depth: int = 6, width: int = 32, epochs: int = 3,
          batch_size: int = 128, lr: float = 0.1, weight_decay: float = 0.01, n_train: int = 2000,
          n_samples: int = 100, spectrum_datasets=(), spectrum_depths=(4, 8, 16, 32),
-         spectrum_n_samples: int = 100) -> page_mod.PageResult:
+         spectrum_n_samples: int = 100, spectrum_control: bool = True) -> page_mod.PageResult:
     """Runs (cached, else computed) → per-network table → two rows per dataset (+ one per spectrum dataset)."""
     options = dict(depth=depth, width=width, epochs=epochs, batch_size=batch_size, lr=lr,
                    weight_decay=weight_decay, n_train=n_train, n_samples=n_samples)
@@ -204,7 +204,8 @@ def page(profile: str = "smoke", datasets=("fashionmnist",), skips=("identity", 
     if identity_only_datasets:
         runs += ra.jacobian_runs(list(identity_only_datasets), ["identity"], list(seeds), **options)
     table = network_table(runs)
-    spec, spec_runs = _spectrum(spectrum_datasets, spectrum_depths, seeds, depth, spectrum_n_samples, options)
+    spec, spec_runs = _spectrum(spectrum_datasets, spectrum_depths, seeds, depth, spectrum_n_samples, options,
+                                spectrum_control)
     all_datasets = list(dict.fromkeys(list(datasets) + list(identity_only_datasets)))
     rows, details = [], {}
     for ds in all_datasets:
@@ -224,8 +225,9 @@ def page(profile: str = "smoke", datasets=("fashionmnist",), skips=("identity", 
                                stamp=stamp, extra={"datasets": all_datasets, "spectrum": spec})
 
 
-def _spectrum(datasets, depths, seeds, depth, n_samples, options):
-    """The ``ra_spectrum`` networks (identity at ``depths``, no-skip at ``depth``) and their measures."""
+def _spectrum(datasets, depths, seeds, depth, n_samples, options, control: bool = True):
+    """The ``ra_spectrum`` networks (identity at ``depths``, and with ``control`` no-skip at ``depth``) and
+    their measures."""
     if not datasets:
         return None, []
     from ..experiments import spectra
@@ -233,7 +235,9 @@ def _spectrum(datasets, depths, seeds, depth, n_samples, options):
     opts = {k: v for k, v in options.items() if k not in ("depth", "n_samples")}
     runs = spectra.spectrum_runs(list(datasets), ["identity"], list(seeds), depths=list(depths),
                                  n_samples=n_samples, **opts)
-    runs += spectra.spectrum_runs(list(datasets), ["none"], list(seeds), depths=[depth], n_samples=n_samples, **opts)
+    if control:
+        runs += spectra.spectrum_runs(list(datasets), ["none"], list(seeds), depths=[depth], n_samples=n_samples,
+                                      **opts)
     return pd.DataFrame([spectrum_measures(r) for r in runs]), runs
 
 
