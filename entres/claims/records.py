@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import pandas as pd
 
-from .. import results
+from .. import results, settings
 from . import protocol
 from .registry import CLAIMS
 
@@ -26,10 +25,9 @@ class ClaimsFileError(ValueError):
 
 
 def claims_folder() -> Path:
-    """Where verdicts are filed: ``results.claims_root()`` when the runtime names one (a run folder), else
-    ``<results>/claims``."""
-    root = getattr(results, "claims_root", None)
-    return Path(root()) if root else results.results_root() / "claims"
+    """Where verdicts are filed: the run folder ``entres run`` names (``ENTRES_CLAIMS_DIR``), else
+    ``<results>/claims`` (:func:`entres.results.claims_root`)."""
+    return results.claims_root()
 
 
 def _r(x, digits: int = 4):
@@ -113,9 +111,9 @@ def record_verdict(claim_id: str, profile: str, rows: list[dict], notebook: str 
         payload["protocol"] = PROTOCOL
     if computed_from:
         payload["computed_from"] = computed_from
-    overrides = os.environ.get("ENTRES_RUN_OVERRIDES")
+    overrides = settings.run_overrides()
     if overrides:
-        payload["overrides"] = json.loads(overrides)
+        payload["overrides"] = overrides
     check_payload(payload)
     return results.write_json(claims_folder() / name, payload)
 
